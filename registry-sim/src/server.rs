@@ -1,0 +1,44 @@
+//! Serves the simulator on a listener until `shutdown` resolves: the three `registry.v1`
+//! services plus server reflection (v1 and v1alpha, since common grpcurl builds speak only
+//! v1alpha) and the standard health service. Taking the listener makes tests bind port 0.
+
+use crate::api::{pending_delete_feed_server::PendingDeleteFeedServer, registrar_server::RegistrarServer, sim_control_server::SimControlServer};
+use crate::grpc::{ControlService, FeedService, RegistrarService};
+use crate::sim::Sim;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub async fn run(listener: TcpListener, sim: Arc<Sim>, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<RegistrarServer<RegistrarService>>().await;
+    health_reporter.set_serving::<PendingDeleteFeedServer<FeedService>>().await;
+    health_reporter.set_serving::<SimControlServer<ControlService>>().await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(backorder_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(backorder_proto::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    // The running clocks need a driver; it stops with the server.
+    let (stop_driver, driver_stop) = tokio::sync::watch::channel(false);
+    let driver = tokio::spawn(Arc::clone(&sim).drive(driver_stop));
+
+    tracing::info!(addr = %listener.local_addr()?, "registry-sim listening");
+    let served = tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(RegistrarServer::new(RegistrarService::new(Arc::clone(&sim))))
+        .add_service(PendingDeleteFeedServer::new(FeedService::new(Arc::clone(&sim))))
+        .add_service(SimControlServer::new(ControlService::new(Arc::clone(&sim))))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await;
+    let _ = stop_driver.send(true);
+    let _ = driver.await;
+    served?;
+    tracing::info!("registry-sim stopped");
+    Ok(())
+}
