@@ -611,3 +611,96 @@ impl Validator<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_scenarios_parse() {
+        for (name, _) in SHIPPED {
+            let scenario = Scenario::load(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(&scenario.name, name);
+            assert!(scenario.registrars.iter().any(|r| r.id == "ours-1"));
+        }
+        let mix = Scenario::load("cctld-mix").unwrap();
+        assert_eq!(mix.tld("ca").unwrap().create_interval, Duration::seconds(5));
+        assert_eq!(mix.tld("se").unwrap().schedule.kind(), "random-window");
+        assert_eq!(mix.tld("uk").unwrap().zones(), ["uk", "co.uk", "org.uk", "me.uk"]);
+        assert_eq!(Scenario::load("com-day").unwrap().tlds[0].names, 80_000);
+    }
+
+    const GOOD: &str = r#"
+name = "t"
+seed = 1
+start = "2026-03-02T18:55:00Z"
+
+[[tlds]]
+name = "com"
+names = 3
+schedule = { kind = "daily-batch", at = "19:00:00", spread = "10m" }
+"#;
+
+    fn refuse(text: &str) -> ScenarioError {
+        Scenario::parse(text, "bad.toml").expect_err("the scenario should be refused")
+    }
+
+    #[test]
+    fn a_minimal_scenario_gets_defaults() {
+        let s = Scenario::parse(GOOD, "good.toml").unwrap();
+        let com = &s.tlds[0];
+        assert_eq!((com.redemption, com.pending_delete, com.auto_renew_grace), (Duration::days(30), Duration::days(5), Duration::days(45)));
+        assert_eq!(com.policy, Policy::Fcfs);
+        assert_eq!(s.population.sponsors, [FORMER_REGISTRAR]);
+    }
+
+    #[test]
+    fn unknown_schedule_kind_names_field_and_line() {
+        let e = refuse(&GOOD.replace("daily-batch", "dayly"));
+        assert_eq!((e.file.as_str(), e.line), ("bad.toml", 9));
+        assert_eq!(e.field.as_deref(), Some("tlds[0].schedule.kind"));
+        assert!(e.reason.contains("unknown schedule kind `dayly`"), "{e}");
+        assert!(e.to_string().starts_with("bad.toml:9:"), "{e}");
+    }
+
+    #[test]
+    fn toml_syntax_and_type_errors_carry_lines() {
+        let e = refuse(&GOOD.replace("names = 3", "names = \"three\""));
+        assert_eq!(e.line, 8, "{e}");
+        let e = refuse(&GOOD.replace("spread = \"10m\"", "spread = \"10 parsecs\""));
+        assert_eq!(e.line, 9, "{e}");
+        assert!(e.reason.contains("invalid duration"), "{e}");
+        let e = refuse(&format!("{GOOD}\n[[tlds]\n"));
+        assert_eq!(e.line, 11, "{e}");
+        let e = refuse(&GOOD.replace("names = 3", "names = 3\ncolour = \"red\""));
+        assert_eq!(e.line, 9, "{e}");
+        assert!(e.reason.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn semantic_errors_are_refused() {
+        let e = refuse(&GOOD.replace("2026-03-02T18:55:00Z", "yesterday"));
+        assert_eq!((e.line, e.field.as_deref()), (4, Some("start")));
+        let e = refuse(&format!("{GOOD}\n[population]\nrestore_share = 1.5\n"));
+        assert_eq!((e.line, e.field.as_deref()), (12, Some("population.restore_share")));
+        let e = refuse(&format!("{GOOD}\n[population]\nsponsors = [\"ghost\"]\n"));
+        assert!(e.reason.contains("unknown registrar `ghost`"), "{e}");
+        let rival = r#"
+[[rivals]]
+name = "r"
+accreditations = 1
+sessions = 1
+creates_per_second = 1
+latency = { kind = "gaussian", mean = "1ms" }
+strategy = { kind = "poll", interval = "1s" }
+"#;
+        let e = refuse(&format!("{GOOD}{rival}"));
+        assert_eq!((e.line, e.field.as_deref()), (16, Some("rivals[0].latency.kind")));
+        let e = refuse(&format!("{GOOD}{}", rival.replace("gaussian", "fixed")));
+        assert_eq!(e.field.as_deref(), Some("rivals[0].latency.value"), "{e}");
+        let e = refuse(&GOOD.replace("spread = \"10m\"", "spread = \"10m\", order = \"by-size\""));
+        assert_eq!(e.field.as_deref(), Some("tlds[0].schedule.order"));
+        let e = refuse(&GOOD.replace("kind = \"daily-batch\", at = \"19:00:00\", spread = \"10m\"", "kind = \"weekly-session\", weekday = \"funday\", at = \"11:00\", spread = \"1h\""));
+        assert_eq!(e.field.as_deref(), Some("tlds[0].schedule.weekday"));
+    }
+}

@@ -261,3 +261,6 @@ fn add_years(from: DateTime<Utc>, years: u32) -> DateTime<Utc> {
 fn refused(code: Code, message: impl Into<String>) -> crate::epp::Outcome {
     crate::epp::Outcome::new(code, message)
 }
+
+#[cfg(test)]
+mod tests;
