@@ -8,6 +8,7 @@ use crate::sim::Sim;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 
 pub async fn run(listener: TcpListener, sim: Arc<Sim>, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
@@ -27,6 +28,14 @@ pub async fn run(listener: TcpListener, sim: Arc<Sim>, shutdown: impl Future<Out
     let driver = tokio::spawn(Arc::clone(&sim).drive(driver_stop));
 
     tracing::info!(addr = %listener.local_addr()?, "registry-sim listening");
+    // Ticks and acks are tiny messages in lock-step: Nagle's algorithm would add ~40 ms each.
+    let incoming = TcpListenerStream::new(listener).map(|conn| {
+        conn.inspect(|stream| {
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+            }
+        })
+    });
     let served = tonic::transport::Server::builder()
         .add_service(health)
         .add_service(reflection_v1)
@@ -34,7 +43,14 @@ pub async fn run(listener: TcpListener, sim: Arc<Sim>, shutdown: impl Future<Out
         .add_service(RegistrarServer::new(RegistrarService::new(Arc::clone(&sim))))
         .add_service(PendingDeleteFeedServer::new(FeedService::new(Arc::clone(&sim))))
         .add_service(SimControlServer::new(ControlService::new(Arc::clone(&sim))))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming, {
+            let sim = Arc::clone(&sim);
+            async move {
+                shutdown.await;
+                // Streams would otherwise hold the graceful shutdown open forever.
+                sim.close_streams();
+            }
+        })
         .await;
     let _ = stop_driver.send(true);
     let _ = driver.await;

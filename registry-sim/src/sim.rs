@@ -52,6 +52,8 @@ pub struct Sim {
     /// Serializes advances: two concurrent advances would interleave their ticks.
     advance: tokio::sync::Mutex<()>,
     feed_mark: watch::Sender<FeedMark>,
+    /// Set at shutdown: open streams end so that a graceful shutdown can complete.
+    closing: watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Sim {
@@ -73,6 +75,7 @@ impl Sim {
             hub: TickHub::new(options.ack_timeout),
             advance: tokio::sync::Mutex::new(()),
             feed_mark: watch::channel(mark).0,
+            closing: watch::channel(false).0,
         })
     }
 
@@ -136,6 +139,16 @@ impl Sim {
         let mark = (state.epoch, state.world.feed().sequence());
         drop(state);
         self.feed_mark.send_replace(mark);
+    }
+
+    /// Ends every open stream (tick watchers and feed watchers).
+    pub fn close_streams(&self) {
+        self.closing.send_replace(true);
+        self.hub.close_all();
+    }
+
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     pub fn subscribe_ticks(&self, participant: &str) -> mpsc::Receiver<Tick> {

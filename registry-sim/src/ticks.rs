@@ -71,6 +71,12 @@ impl TickHub {
         Ok(())
     }
 
+    /// Ends every participant's stream (server shutdown).
+    pub fn close_all(&self) {
+        self.lock().participants.clear();
+        self.acked.notify_waiters();
+    }
+
     pub fn participants(&self) -> usize {
         self.lock().participants.len()
     }

@@ -60,6 +60,7 @@ impl PendingDeleteFeed for FeedService {
         let sim = Arc::clone(&self.sim);
         let (tx, rx) = mpsc::channel(256);
         let mut marks = sim.feed_marks();
+        let mut closing = sim.closing();
         let epoch = sim.epoch();
         let mut cursor = r.after_sequence.max(0);
         tokio::spawn(async move {
@@ -85,6 +86,7 @@ impl PendingDeleteFeed for FeedService {
                 tokio::select! {
                     changed = marks.changed() => if changed.is_err() { return },
                     _ = tx.closed() => return,
+                    _ = closing.wait_for(|c| *c) => return,
                 }
             }
         });
