@@ -11,17 +11,26 @@ use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 
+/// Services this server actually serves; the shared descriptor set also holds
+/// `backorder.v1`, which must not show up in `grpcurl list` here.
+const SERVED: &[&str] = &["registry.v1.Registrar", "registry.v1.PendingDeleteFeed", "registry.v1.SimControl", "grpc.health.v1.Health"];
+
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    SERVED.iter().fold(
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(backorder_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+        |builder, name| builder.with_service_name(*name),
+    )
+}
+
 pub async fn run(listener: TcpListener, sim: Arc<Sim>, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<RegistrarServer<RegistrarService>>().await;
     health_reporter.set_serving::<PendingDeleteFeedServer<FeedService>>().await;
     health_reporter.set_serving::<SimControlServer<ControlService>>().await;
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(backorder_proto::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(backorder_proto::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
 
     // The running clocks need a driver; it stops with the server.
     let (stop_driver, driver_stop) = tokio::sync::watch::channel(false);
