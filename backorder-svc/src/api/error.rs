@@ -1,0 +1,125 @@
+//! The one place where errors of the layers below become gRPC statuses. Messages are one
+//! English line naming the field and the rule; field violations also go into the standard
+//! `BadRequest` details.
+
+use crate::auth::AuthError;
+use crate::domain::money::MoneyError;
+use crate::ledger::LedgerError;
+use crate::store::StoreError;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{field}: {rule}")]
+    InvalidArgument { field: String, rule: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{field}: {rule}")]
+    AlreadyExists { field: String, rule: String },
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Unimplemented(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn invalid(field: &str, rule: impl Into<String>) -> Self {
+        Self::InvalidArgument {
+            field: field.to_string(),
+            rule: rule.into(),
+        }
+    }
+
+    pub fn money(field: &str, error: MoneyError) -> Self {
+        Self::invalid(field, error.to_string())
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(error: ApiError) -> Self {
+        let message = error.to_string();
+        match error {
+            ApiError::InvalidArgument { field, rule } => Status::with_error_details(
+                Code::InvalidArgument,
+                message,
+                ErrorDetails::with_bad_request_violation(field, rule),
+            ),
+            ApiError::AlreadyExists { field, rule } => Status::with_error_details(
+                Code::AlreadyExists,
+                message,
+                ErrorDetails::with_bad_request_violation(field, rule),
+            ),
+            ApiError::NotFound(_) => Status::not_found(message),
+            ApiError::FailedPrecondition(_) => Status::failed_precondition(message),
+            ApiError::PermissionDenied(_) => Status::permission_denied(message),
+            ApiError::Unauthenticated(_) => Status::unauthenticated(message),
+            ApiError::Unimplemented(_) => Status::unimplemented(message),
+            ApiError::Unavailable(_) => Status::unavailable(message),
+            ApiError::Internal(_) => Status::internal(message),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match &error {
+            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
+                tracing::warn!(%error, "database unavailable");
+                Self::Unavailable("the database is unavailable; retry later".into())
+            }
+            _ => {
+                tracing::error!(%error, "storage failure");
+                Self::Internal("internal storage error (logged)".into())
+            }
+        }
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(error: LedgerError) -> Self {
+        match error {
+            LedgerError::AccountNotFound(id) => Self::NotFound(format!("account {id} not found")),
+            LedgerError::HoldNotFound(id) => Self::NotFound(format!("hold {id} not found")),
+            LedgerError::CurrencyMismatch { .. } | LedgerError::CaptureExceedsHold { .. } => {
+                Self::invalid("amount", strip_field(&error.to_string(), "amount"))
+            }
+            LedgerError::IdempotencyConflict(_) => Self::AlreadyExists {
+                field: "request_id".into(),
+                rule: strip_field(&error.to_string(), "request_id"),
+            },
+            LedgerError::InsufficientFunds { .. }
+            | LedgerError::AccountClosed(_)
+            | LedgerError::HoldAlreadyResolved(_) => Self::FailedPrecondition(error.to_string()),
+            LedgerError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Store(store) => store.into(),
+            other => Self::Unauthenticated(other.to_string()),
+        }
+    }
+}
+
+/// "amount: rule" -> "rule", so the field is named once in the final message.
+fn strip_field(message: &str, field: &str) -> String {
+    message
+        .strip_prefix(field)
+        .and_then(|rest| rest.strip_prefix(": "))
+        .unwrap_or(message)
+        .to_string()
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,197 @@
+//! OperatorService: the clock (moved by hand only in manual mode), the audit log and the
+//! ledger check.
+
+use super::convert::{from_timestamp, money, next_token, page_size, page_token_id, timestamp};
+use super::error::ApiError;
+use super::Context;
+use crate::domain::money::{Currency, Money};
+use crate::ledger::invariants::{self, LedgerSnapshot};
+use crate::ledger::LedgerAccountKind;
+use crate::store::{AuditFilter, PageRequest};
+use backorder_proto::backorder::v1 as pb;
+use pb::operator_service_server::OperatorService;
+use std::collections::BTreeMap;
+use tonic::{Request, Response, Status};
+
+#[derive(Debug, Clone)]
+pub struct OperatorApi {
+    ctx: Context,
+}
+
+impl OperatorApi {
+    pub fn new(ctx: Context) -> Self {
+        Self { ctx }
+    }
+
+    fn clock_pb(&self) -> pb::Clock {
+        let mode = if self.ctx.clock.as_manual().is_some() {
+            pb::ClockMode::Manual
+        } else {
+            pb::ClockMode::System
+        };
+        pb::Clock {
+            now: Some(timestamp(self.ctx.clock.now())),
+            mode: mode as i32,
+        }
+    }
+
+    fn manual(&self) -> Result<&crate::clock::ManualClock, ApiError> {
+        self.ctx.clock.as_manual().ok_or_else(|| {
+            ApiError::FailedPrecondition(
+                "the clock runs on system time; start the service with --clock manual to move it".into(),
+            )
+        })
+    }
+}
+
+fn status_pb(status: Option<&str>) -> i32 {
+    let value = match status {
+        Some("REQUESTED") => pb::BackorderStatus::Requested,
+        Some("ACTIVE") => pb::BackorderStatus::Active,
+        Some("PROCESSING") => pb::BackorderStatus::Processing,
+        Some("SUCCESSFUL") => pb::BackorderStatus::Successful,
+        Some("AUCTION_PENDING") => pb::BackorderStatus::AuctionPending,
+        Some("AUCTION_WON") => pb::BackorderStatus::AuctionWon,
+        Some("AUCTION_LOST") => pb::BackorderStatus::AuctionLost,
+        Some("FAILED") => pb::BackorderStatus::Failed,
+        Some("CANCELLED") => pb::BackorderStatus::Cancelled,
+        _ => pb::BackorderStatus::Unspecified,
+    };
+    value as i32
+}
+
+/// The trial balance and per-currency totals of a snapshot.
+fn ledger_report(snapshot: &LedgerSnapshot) -> pb::CheckLedgerResponse {
+    let results = invariants::check(snapshot);
+    let mut totals: BTreeMap<(String, LedgerAccountKind), i64> = BTreeMap::new();
+    let mut trial_balance = Vec::with_capacity(snapshot.accounts.len());
+    for account in &snapshot.accounts {
+        let c = account.counters;
+        *totals.entry((account.currency.clone(), account.kind)).or_default() += c.balance();
+        let amount = |minor: i64| match Currency::parse(&account.currency) {
+            Ok(currency) => Money::new(currency, minor).amount_string(),
+            Err(_) => minor.to_string(),
+        };
+        trial_balance.push(pb::TrialBalanceLine {
+            ledger_account: account.name.clone(),
+            currency_code: account.currency.clone(),
+            debits_pending: amount(c.debits_pending),
+            debits_posted: amount(c.debits_posted),
+            credits_pending: amount(c.credits_pending),
+            credits_posted: amount(c.credits_posted),
+        });
+    }
+    let sums = |kind: LedgerAccountKind| -> Vec<pb::Money> {
+        totals
+            .iter()
+            .filter(|((_, k), _)| *k == kind)
+            .filter_map(|((currency, _), minor)| {
+                Currency::parse(currency).ok().map(|c| money(Money::new(c, *minor)))
+            })
+            .collect()
+    };
+    pb::CheckLedgerResponse {
+        ok: results.iter().all(|r| r.holds()),
+        invariants: results
+            .iter()
+            .map(|r| pb::InvariantResult {
+                invariant: r.name.to_string(),
+                holds: r.holds(),
+                violations: r.violations.clone(),
+            })
+            .collect(),
+        trial_balance,
+        client_balances: sums(LedgerAccountKind::Client),
+        revenue: sums(LedgerAccountKind::Revenue),
+        auction_proceeds: sums(LedgerAccountKind::AuctionProceeds),
+    }
+}
+
+#[tonic::async_trait]
+impl OperatorService for OperatorApi {
+    async fn get_clock(&self, request: Request<pb::GetClockRequest>) -> Result<Response<pb::Clock>, Status> {
+        self.ctx.operator(&request).await?;
+        Ok(Response::new(self.clock_pb()))
+    }
+
+    async fn set_clock(&self, request: Request<pb::SetClockRequest>) -> Result<Response<pb::Clock>, Status> {
+        self.ctx.operator(&request).await?;
+        let to = request
+            .get_ref()
+            .time
+            .as_ref()
+            .ok_or_else(|| ApiError::invalid("time", "is required"))
+            .and_then(|t| from_timestamp("time", t))?;
+        self.manual()?
+            .set(to)
+            .map_err(|e| ApiError::FailedPrecondition(e.to_string()))?;
+        Ok(Response::new(self.clock_pb()))
+    }
+
+    async fn advance_clock(&self, request: Request<pb::AdvanceClockRequest>) -> Result<Response<pb::Clock>, Status> {
+        self.ctx.operator(&request).await?;
+        let by = request.get_ref().by.ok_or_else(|| ApiError::invalid("by", "is required"))?;
+        if by.seconds < 0 || by.nanos < 0 {
+            return Err(ApiError::invalid("by", "must not be negative: the clock never moves backwards").into());
+        }
+        let by = chrono::Duration::seconds(by.seconds) + chrono::Duration::nanoseconds(i64::from(by.nanos));
+        self.manual()?
+            .advance(by)
+            .map_err(|e| ApiError::FailedPrecondition(e.to_string()))?;
+        Ok(Response::new(self.clock_pb()))
+    }
+
+    async fn run_scheduler(&self, request: Request<pb::RunSchedulerRequest>) -> Result<Response<pb::RunSchedulerResponse>, Status> {
+        self.ctx.operator(&request).await?;
+        Err(ApiError::Unimplemented(
+            "RunScheduler: the order scheduler is not part of this release yet".into(),
+        )
+        .into())
+    }
+
+    async fn list_audit_log(&self, request: Request<pb::ListAuditLogRequest>) -> Result<Response<pb::ListAuditLogResponse>, Status> {
+        self.ctx.operator(&request).await?;
+        let req = request.into_inner();
+        let backorder_id = match req.backorder_id.trim() {
+            "" => None,
+            text => Some(text.parse::<i64>().map_err(|_| {
+                ApiError::invalid("backorder_id", "must be a backorder id such as \"10700\"")
+            })?),
+        };
+        let domain = super::convert::optional_text(&req.domain).map(|d| d.to_ascii_lowercase());
+        let limit = page_size(req.page_size)?;
+        let page = PageRequest {
+            after: page_token_id(&req.page_token)?,
+            limit,
+        };
+        let entries = self
+            .ctx
+            .store
+            .list_audit(AuditFilter { backorder_id, domain }, page)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::ListAuditLogResponse {
+            next_page_token: next_token(&entries, limit, |e| e.id),
+            entries: entries
+                .iter()
+                .map(|e| pb::AuditEntry {
+                    id: e.id.to_string(),
+                    time: Some(timestamp(e.at)),
+                    actor: e.actor.clone(),
+                    backorder_id: e.backorder_id.map(|b| b.to_string()).unwrap_or_default(),
+                    domain: e.domain.clone().unwrap_or_default(),
+                    old_status: status_pb(e.old_status.as_deref()),
+                    new_status: status_pb(e.new_status.as_deref()),
+                    message: e.message.clone(),
+                    account_id: e.account_id.map(|a| a.to_string()).unwrap_or_default(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn check_ledger(&self, request: Request<pb::CheckLedgerRequest>) -> Result<Response<pb::CheckLedgerResponse>, Status> {
+        self.ctx.operator(&request).await?;
+        let snapshot = self.ctx.store.ledger_snapshot().await.map_err(ApiError::from)?;
+        Ok(Response::new(ledger_report(&snapshot)))
+    }
+}

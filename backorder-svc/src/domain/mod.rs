@@ -1,0 +1,6 @@
+//! Pure rules: no I/O, no clock reads. Values here are validated at the edge and cannot hold
+//! bad data, so the layers below never check them again.
+
+pub mod account;
+pub mod catalog;
+pub mod money;

@@ -1,0 +1,18 @@
+//! The backorder service: accounts and the ledger, the TLD catalog, API keys, and (in later
+//! releases) orders, the drop list, auctions and the catcher, behind a gRPC API.
+//!
+//! Dependencies point one way: `api` -> `ledger`/`store` -> `domain`. `domain` holds pure
+//! rules; `store` persists them (SQLite or PostgreSQL); `api` parses, authorizes and maps.
+
+pub mod api;
+pub mod auth;
+pub mod bootstrap;
+pub mod catalog;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod ledger;
+pub mod server;
+pub mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;

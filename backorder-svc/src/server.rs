@@ -1,0 +1,76 @@
+//! The gRPC server: every service, reflection (v1 and v1alpha, since common grpcurl builds
+//! speak only v1alpha) and health, with graceful shutdown. `run` takes a bound listener so
+//! tests can serve on port 0.
+
+use crate::api::{AccountApi, CatalogApi, Context, OperatorApi};
+use backorder_proto::backorder::v1 as pb;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
+
+pub async fn run(
+    listener: TcpListener,
+    ctx: Context,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(backorder_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(backorder_proto::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<pb::account_service_server::AccountServiceServer<AccountApi>>()
+        .await;
+    health_reporter
+        .set_serving::<pb::catalog_service_server::CatalogServiceServer<CatalogApi>>()
+        .await;
+    health_reporter
+        .set_serving::<pb::operator_service_server::OperatorServiceServer<OperatorApi>>()
+        .await;
+
+    tonic::transport::Server::builder()
+        .trace_fn(|request| {
+            tracing::info_span!(
+                "grpc",
+                request_id = REQUEST_IDS.fetch_add(1, Ordering::Relaxed),
+                method = %request.uri().path()
+            )
+        })
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(pb::account_service_server::AccountServiceServer::new(AccountApi::new(ctx.clone())))
+        .add_service(pb::catalog_service_server::CatalogServiceServer::new(CatalogApi::new(ctx.clone())))
+        .add_service(pb::operator_service_server::OperatorServiceServer::new(OperatorApi::new(ctx)))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await?;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutting down: finishing calls in flight");
+}

@@ -1,0 +1,44 @@
+//! The PostgreSQL backend, for production and several replicas on one database.
+//! The shared SQL is in `sql.rs`; see `sqlite.rs` for why both compile the same text.
+
+use super::{Backend, StoreError, StoreResult};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::str::FromStr;
+use std::time::Duration;
+
+type Db = sqlx::Postgres;
+const BACKEND: Backend = Backend::Postgres;
+
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: sqlx::Pool<Db>,
+}
+
+impl SqlStore {
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::BadUrl(format!("{url:?}: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Read committed: the guarded counter updates in `sql.rs` re-check funds under the row
+    /// lock, so concurrent writers cannot overspend.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    /// The invariant checks read many tables: one snapshot for all of them.
+    async fn begin_snapshot(&self) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
+        self.pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+    }
+}
+
+include!("sql.rs");
