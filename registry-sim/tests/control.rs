@@ -102,8 +102,18 @@ async fn cctld_schedules_and_the_ca_create_interval() {
 
     // Run through the .se window: every .se name drops inside it, at unpublished moments.
     control.run_until(api::RunUntilRequest { until: Some(ts(window + Duration::hours(2))), step: Some(prost_types::Duration { seconds: 60, nanos: 0 }) }).await.unwrap();
-    let stats = control.get_statistics(api::GetStatisticsRequest { tlds: vec!["se".into()] }).await.unwrap().into_inner();
+    let stats = control.get_statistics(api::GetStatisticsRequest { tlds: vec!["se".into()], page_size: 100, ..Default::default() }).await.unwrap().into_inner();
     assert_eq!(stats.drops, se.total_size);
+    let mut races = stats.races.clone();
+    let mut token = stats.next_page_token.clone();
+    while !token.is_empty() {
+        let page = control.get_statistics(api::GetStatisticsRequest { tlds: vec!["se".into()], page_size: 100, page_token: token }).await.unwrap().into_inner();
+        assert!(page.races.len() <= 100);
+        races.extend(page.races);
+        token = page.next_page_token;
+    }
+    assert_eq!(races.len() as i64, stats.drops, "pages cover every race once");
+    let stats = api::Statistics { races, ..stats };
     let releases: Vec<DateTime<Utc>> = stats.races.iter().map(|r| time(&r.release_time)).collect();
     assert!(releases.iter().all(|r| *r >= window && *r < window + Duration::hours(2)));
     assert!(releases.windows(2).all(|w| w[0] <= w[1]), "the race log is in release order");

@@ -233,7 +233,7 @@ async fn drive(sim: &TestSim) -> Run {
     let end = at("2026-03-02T19:16:00Z");
     let clock = control.run_until(api::RunUntilRequest { until: Some(ts(end)), step: Some(secs(Duration::seconds(1))) }).await.unwrap().into_inner();
     assert_eq!(time(&clock.now), end);
-    let statistics = control.get_statistics(api::GetStatisticsRequest { tlds: vec![] }).await.unwrap().into_inner();
+    let statistics = control.get_statistics(api::GetStatisticsRequest::default()).await.unwrap().into_inner();
     let (after, _, list_after) = list_all(sim).await;
     assert!(after.is_empty());
     catcher.abort();

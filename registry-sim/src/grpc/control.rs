@@ -10,6 +10,9 @@ use std::sync::Arc;
 use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
 
+/// Keeps one statistics answer well under gRPC's default 4 MiB message limit.
+const MAX_RACES_PAGE: usize = 10_000;
+
 pub struct ControlService {
     sim: Arc<Sim>,
 }
@@ -98,30 +101,39 @@ impl SimControl for ControlService {
     }
 
     async fn get_statistics(&self, request: Request<api::GetStatisticsRequest>) -> Result<Response<api::Statistics>, Status> {
-        let tlds: Vec<String> = request.into_inner().tlds.into_iter().map(|t| t.trim_start_matches('.').to_ascii_lowercase()).collect();
+        let r = request.into_inner();
+        let tlds: Vec<String> = r.tlds.into_iter().map(|t| t.trim_start_matches('.').to_ascii_lowercase()).collect();
+        let size = match r.page_size {
+            0 => MAX_RACES_PAGE,
+            n if n < 0 => return Err(Status::invalid_argument("page_size: must not be negative")),
+            n => (n as usize).min(MAX_RACES_PAGE),
+        };
+        let offset: usize = if r.page_token.is_empty() {
+            0
+        } else {
+            r.page_token.strip_prefix("r").and_then(|o| o.parse().ok()).ok_or_else(|| Status::invalid_argument("page_token: not a token this call issued"))?
+        };
         let statistics = self.sim.with_world(|w| {
             let counters = w.counters();
+            let selected = w.races(&tlds);
             let mut catchers: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-            let races: Vec<api::DropRecord> = w
-                .races(&tlds)
-                .into_iter()
-                .map(|race| {
-                    if let Some(win) = &race.winner {
-                        catchers.entry(win.catcher.clone()).or_default().0 += 1;
-                    }
-                    for (catcher, a) in &race.catchers {
-                        catchers.entry(catcher.clone()).or_default().1 += i64::from(a.attempts);
-                    }
-                    let tld = race.domain.rsplit('.').next().unwrap_or_default();
-                    drop_record(race, tld)
-                })
-                .collect();
+            for race in &selected {
+                if let Some(win) = &race.winner {
+                    catchers.entry(win.catcher.clone()).or_default().0 += 1;
+                }
+                for (catcher, a) in &race.catchers {
+                    catchers.entry(catcher.clone()).or_default().1 += i64::from(a.attempts);
+                }
+            }
+            let races: Vec<api::DropRecord> = selected.iter().skip(offset).take(size).map(|race| drop_record(race, race.domain.rsplit('.').next().unwrap_or_default())).collect();
+            let next = offset + races.len();
             api::Statistics {
-                drops: races.len() as i64,
+                drops: selected.len() as i64,
                 creates: counters.creates,
                 rejected_creates: counters.rejected_creates,
                 races,
                 catchers: catchers.into_iter().map(|(catcher, (wins, attempts))| api::CatcherSummary { catcher, wins, attempts }).collect(),
+                next_page_token: if next < selected.len() { format!("r{next}") } else { String::new() },
             }
         });
         Ok(Response::new(statistics))
