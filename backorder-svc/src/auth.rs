@@ -16,7 +16,11 @@ pub struct GeneratedKey {
     pub stored: NewApiKey,
 }
 
-pub fn generate(role: KeyRole, account_id: Option<crate::domain::account::AccountId>, label: &str) -> GeneratedKey {
+pub fn generate(
+    role: KeyRole,
+    account_id: Option<crate::domain::account::AccountId>,
+    label: &str,
+) -> GeneratedKey {
     let mut bytes = [0u8; 32];
     // The thread RNG is a CSPRNG seeded from the operating system.
     rand::rng().fill_bytes(&mut bytes);

@@ -27,7 +27,11 @@ pub async fn first_start(store: &SharedStore, clock: &SharedClock) -> anyhow::Re
 }
 
 /// `backorder-svc create-operator-key`: another operator key, printed once.
-pub async fn create_operator_key(store: &SharedStore, clock: &SharedClock, label: &str) -> anyhow::Result<String> {
+pub async fn create_operator_key(
+    store: &SharedStore,
+    clock: &SharedClock,
+    label: &str,
+) -> anyhow::Result<String> {
     let key = auth::generate(KeyRole::Operator, None, label);
     store.insert_api_key(key.stored, clock.now()).await?;
     Ok(key.secret)

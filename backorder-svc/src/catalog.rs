@@ -85,8 +85,8 @@ pub fn parse(text: &str) -> Result<(Vec<Tld>, Vec<Price>), CatalogError> {
         let tier = PriceTier::parse(&line.tier)
             .ok_or_else(|| CatalogError(format!("tier {:?}", line.tier)))?;
         let currency = Currency::parse(&line.currency).map_err(|e| CatalogError(e.to_string()))?;
-        let amount =
-            Money::parse_positive(currency, &line.amount).map_err(|e| CatalogError(e.to_string()))?;
+        let amount = Money::parse_positive(currency, &line.amount)
+            .map_err(|e| CatalogError(e.to_string()))?;
         let class = class(&line.class)?;
         for tld in tlds.iter().filter(|t| t.classes.contains(&class)) {
             prices.push(Price {
@@ -123,16 +123,19 @@ mod tests {
             assert!(tld(&tlds, third).third_level_allowed, "{third}");
         }
         for needs in [
-            "attorney", "country", "dentist", "it", "lawyer", "ltda", "nyc", "org.co", "srl",
-            "uk", "us",
+            "attorney", "country", "dentist", "it", "lawyer", "ltda", "nyc", "org.co", "srl", "uk",
+            "us",
         ] {
             assert!(!tld(&tlds, needs).required_extensions.is_empty(), "{needs}");
         }
         assert!(tld(&tlds, "com").daily_deals && tld(&tlds, "net").daily_deals);
         assert!(!tld(&tlds, "org").daily_deals);
         assert_eq!(tld(&tlds, "com").lock_lead, Duration::from_secs(72 * 3600));
-        assert!(prices.iter().any(|p| p.key.tld.as_str() == "com"
-            && p.key.class == BackorderClass::LiteBackorder));
+        assert!(
+            prices.iter().any(
+                |p| p.key.tld.as_str() == "com" && p.key.class == BackorderClass::LiteBackorder
+            )
+        );
         assert!(!prices.iter().any(|p| p.key.tld.as_str() == "se"
             && p.key.class == BackorderClass::LiteBackorder));
     }

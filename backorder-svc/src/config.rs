@@ -4,10 +4,19 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 
 #[derive(Debug, Parser)]
-#[command(name = "backorder-svc", version, about = "Domain backorder service (gRPC)")]
+#[command(
+    name = "backorder-svc",
+    version,
+    about = "Domain backorder service (gRPC)"
+)]
 pub struct Cli {
     /// Database: sqlite://PATH (created if missing) or postgres://USER@HOST/DB.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://backorder.db", global = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://backorder.db",
+        global = true
+    )]
     pub database_url: String,
 
     #[command(subcommand)]

@@ -31,7 +31,9 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
     let clock: SharedClock = match args.clock {
         ClockKind::System => Arc::new(SystemClock),
-        ClockKind::Manual => Arc::new(ManualClock::new(args.clock_start.unwrap_or_else(chrono::Utc::now))),
+        ClockKind::Manual => Arc::new(ManualClock::new(
+            args.clock_start.unwrap_or_else(chrono::Utc::now),
+        )),
     };
     let store = store::connect(database_url).await?;
     let first = bootstrap::first_start(&store, &clock).await?;
@@ -44,7 +46,12 @@ async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
     }
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(address = %listener.local_addr()?, database = %redact(database_url), clock = ?args.clock, "serving gRPC");
-    server::run(listener, Context { store, clock }, server::shutdown_signal()).await
+    server::run(
+        listener,
+        Context { store, clock },
+        server::shutdown_signal(),
+    )
+    .await
 }
 
 /// The URL without its password, for logs.

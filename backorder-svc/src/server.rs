@@ -44,9 +44,15 @@ pub async fn run(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(pb::account_service_server::AccountServiceServer::new(AccountApi::new(ctx.clone())))
-        .add_service(pb::catalog_service_server::CatalogServiceServer::new(CatalogApi::new(ctx.clone())))
-        .add_service(pb::operator_service_server::OperatorServiceServer::new(OperatorApi::new(ctx)))
+        .add_service(pb::account_service_server::AccountServiceServer::new(
+            AccountApi::new(ctx.clone()),
+        ))
+        .add_service(pb::catalog_service_server::CatalogServiceServer::new(
+            CatalogApi::new(ctx.clone()),
+        ))
+        .add_service(pb::operator_service_server::OperatorServiceServer::new(
+            OperatorApi::new(ctx),
+        ))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;
     Ok(())
@@ -57,14 +63,15 @@ pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                let _ = interrupt.await;
-                return;
-            }
-        };
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}

@@ -70,7 +70,11 @@ async fn find_server() -> Option<String> {
             return Some(url);
         }
     }
-    if let Some(url) = tokio::task::spawn_blocking(local_cluster).await.ok().flatten() {
+    if let Some(url) = tokio::task::spawn_blocking(local_cluster)
+        .await
+        .ok()
+        .flatten()
+    {
         return Some(url);
     }
     container().await
@@ -78,7 +82,9 @@ async fn find_server() -> Option<String> {
 
 /// Replaces the database name in a PostgreSQL URL.
 fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let authority_start = base.find("://").map_or(0, |i| i + 3);
     let path_start = base[authority_start..]
         .find('/')
@@ -92,9 +98,8 @@ fn with_database(url: &str, database: &str) -> String {
 }
 
 fn postgres_bin_dir() -> Option<PathBuf> {
-    let in_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).find(|dir| dir.join("initdb").is_file())
-    });
+    let in_path = std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).find(|dir| dir.join("initdb").is_file()));
     in_path.or_else(|| {
         let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
             .ok()?
@@ -111,7 +116,11 @@ fn postgres_bin_dir() -> Option<PathBuf> {
 /// process exits.
 fn local_cluster() -> Option<String> {
     let bin = postgres_bin_dir()?;
-    let dir = tempfile::Builder::new().prefix("bo-pg-").tempdir().ok()?.keep();
+    let dir = tempfile::Builder::new()
+        .prefix("bo-pg-")
+        .tempdir()
+        .ok()?
+        .keep();
     let is_root = Command::new("id")
         .arg("-u")
         .output()
@@ -124,7 +133,10 @@ fn local_cluster() -> Option<String> {
         } else {
             Command::new(program)
         };
-        command.args(args).output().is_ok_and(|o| o.status.success())
+        command
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success())
     };
     if is_root {
         Command::new("chown")
@@ -135,7 +147,10 @@ fn local_cluster() -> Option<String> {
     }
     let data = dir.join("data");
     let data_text = data.to_str()?;
-    if !run(&bin.join("initdb"), &["-D", data_text, "-U", "postgres", "-A", "trust"]) {
+    if !run(
+        &bin.join("initdb"),
+        &["-D", data_text, "-U", "postgres", "-A", "trust"],
+    ) {
         return None;
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -150,14 +165,27 @@ fn local_cluster() -> Option<String> {
     let log = dir.join("log");
     if !run(
         &bin.join("pg_ctl"),
-        &["-D", data_text, "-o", &options, "-l", log.to_str()?, "-w", "start"],
+        &[
+            "-D",
+            data_text,
+            "-o",
+            &options,
+            "-l",
+            log.to_str()?,
+            "-w",
+            "start",
+        ],
     ) {
         return None;
     }
     let stop = format!(
         "while kill -0 {} 2>/dev/null; do sleep 1; done; {} {} -D {data_text} -m immediate stop; rm -rf {}",
         std::process::id(),
-        if is_root { "runuser -u postgres --" } else { "" },
+        if is_root {
+            "runuser -u postgres --"
+        } else {
+            ""
+        },
         bin.join("pg_ctl").display(),
         dir.display()
     );
@@ -180,7 +208,9 @@ async fn container() -> Option<String> {
     let port = started.get_host_port_ipv4(5432).await.ok()?;
     // The container lives as long as the test process; testcontainers' reaper removes it.
     Box::leak(Box::new(started));
-    Some(format!("postgres://postgres:postgres@127.0.0.1:{port}/postgres"))
+    Some(format!(
+        "postgres://postgres:postgres@127.0.0.1:{port}/postgres"
+    ))
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ use backorder_svc::domain::money::{Currency, Money};
 use backorder_svc::ledger::invariants;
 use backorder_svc::ledger::{HoldState, LedgerError, Movement, MovementRequest, TransferKind};
 use backorder_svc::store::{
-    AccountChanges, AccountCreation, IdempotencyKey, KeyRole, NewAccount, NewApiKey,
-    PageRequest, PriceKey, SharedStore, TransferFilter,
+    AccountChanges, AccountCreation, IdempotencyKey, KeyRole, NewAccount, NewApiKey, PageRequest,
+    PriceKey, SharedStore, TransferFilter,
 };
 use chrono::{DateTime, Utc};
 
@@ -30,7 +30,11 @@ async fn open(store: &SharedStore, name: &str) -> AccountId {
         currency: usd(),
         price_tier: PriceTier::default_tier(),
     };
-    match store.create_account(new, None, "test", now()).await.unwrap() {
+    match store
+        .create_account(new, None, "test", now())
+        .await
+        .unwrap()
+    {
         AccountCreation::Created(account) => account.id,
         other => panic!("{other:?}"),
     }
@@ -57,14 +61,41 @@ async fn accounts_open_at_zero_and_page(store: SharedStore) {
     let a = open(&store, "a").await;
     let b = open(&store, "b").await;
     let view = store.balance(a).await.unwrap().unwrap();
-    assert_eq!((view.balance.minor, view.reserved.minor, view.available.minor), (0, 0, 0));
-    let (first, total) = store.list_accounts(PageRequest { after: None, limit: 1 }).await.unwrap();
+    assert_eq!(
+        (
+            view.balance.minor,
+            view.reserved.minor,
+            view.available.minor
+        ),
+        (0, 0, 0)
+    );
+    let (first, total) = store
+        .list_accounts(PageRequest {
+            after: None,
+            limit: 1,
+        })
+        .await
+        .unwrap();
     assert_eq!((first.len(), total), (1, 2));
     assert_eq!(first[0].id, a);
-    let (second, _) = store.list_accounts(PageRequest { after: Some(a.0), limit: 1 }).await.unwrap();
+    let (second, _) = store
+        .list_accounts(PageRequest {
+            after: Some(a.0),
+            limit: 1,
+        })
+        .await
+        .unwrap();
     assert_eq!(second[0].id, b);
     let updated = store
-        .update_account(b, AccountChanges { state: Some(AccountState::Suspended), ..Default::default() }, "test", now())
+        .update_account(
+            b,
+            AccountChanges {
+                state: Some(AccountState::Suspended),
+                ..Default::default()
+            },
+            "test",
+            now(),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -72,101 +103,371 @@ async fn accounts_open_at_zero_and_page(store: SharedStore) {
 }
 
 async fn account_creation_is_idempotent(store: SharedStore) {
-    let key = IdempotencyKey { scope: "operator".into(), request_id: "open-1".into() };
-    let new = NewAccount { display_name: "x".into(), currency: usd(), price_tier: PriceTier::default_tier() };
-    let first = store.create_account(new.clone(), Some(key.clone()), "t", now()).await.unwrap();
-    let again = store.create_account(new.clone(), Some(key.clone()), "t", now()).await.unwrap();
+    let key = IdempotencyKey {
+        scope: "operator".into(),
+        request_id: "open-1".into(),
+    };
+    let new = NewAccount {
+        display_name: "x".into(),
+        currency: usd(),
+        price_tier: PriceTier::default_tier(),
+    };
+    let first = store
+        .create_account(new.clone(), Some(key.clone()), "t", now())
+        .await
+        .unwrap();
+    let again = store
+        .create_account(new.clone(), Some(key.clone()), "t", now())
+        .await
+        .unwrap();
     let (AccountCreation::Created(a), AccountCreation::Replayed(b)) = (first, again) else {
         panic!("expected created then replayed");
     };
     assert_eq!(a, b);
-    let other = NewAccount { display_name: "y".into(), ..new };
-    assert_eq!(store.create_account(other, Some(key), "t", now()).await.unwrap(), AccountCreation::Conflict);
-    assert_eq!(store.list_accounts(PageRequest { after: None, limit: 10 }).await.unwrap().1, 1);
+    let other = NewAccount {
+        display_name: "y".into(),
+        ..new
+    };
+    assert_eq!(
+        store
+            .create_account(other, Some(key), "t", now())
+            .await
+            .unwrap(),
+        AccountCreation::Conflict
+    );
+    assert_eq!(
+        store
+            .list_accounts(PageRequest {
+                after: None,
+                limit: 10
+            })
+            .await
+            .unwrap()
+            .1,
+        1
+    );
 }
 
 async fn deposits_and_withdrawals_move_the_balance(store: SharedStore) {
     let a = open(&store, "a").await;
-    store.execute_movement(request("d1", Movement::Deposit { account: a, amount: dollars(10_000) }), now()).await.unwrap();
-    store.execute_movement(request("w1", Movement::Withdrawal { account: a, amount: dollars(2_500) }), now()).await.unwrap();
-    store.execute_movement(request("adj", Movement::Adjustment { account: a, amount: dollars(-500) }), now()).await.unwrap();
+    store
+        .execute_movement(
+            request(
+                "d1",
+                Movement::Deposit {
+                    account: a,
+                    amount: dollars(10_000),
+                },
+            ),
+            now(),
+        )
+        .await
+        .unwrap();
+    store
+        .execute_movement(
+            request(
+                "w1",
+                Movement::Withdrawal {
+                    account: a,
+                    amount: dollars(2_500),
+                },
+            ),
+            now(),
+        )
+        .await
+        .unwrap();
+    store
+        .execute_movement(
+            request(
+                "adj",
+                Movement::Adjustment {
+                    account: a,
+                    amount: dollars(-500),
+                },
+            ),
+            now(),
+        )
+        .await
+        .unwrap();
     let view = store.balance(a).await.unwrap().unwrap();
     assert_eq!(view.balance.minor, 7_000);
-    let history = store.list_transfers(a, TransferFilter::default(), PageRequest { after: None, limit: 10 }).await.unwrap();
-    assert_eq!(history.iter().map(|t| t.kind).collect::<Vec<_>>(), vec![TransferKind::Adjustment, TransferKind::Withdrawal, TransferKind::Deposit]);
-    let audit = store.list_audit(Default::default(), PageRequest { after: None, limit: 100 }).await.unwrap();
-    assert_eq!(audit.iter().filter(|e| e.transfer_id.is_some()).count(), 3, "one audit row per movement");
+    let history = store
+        .list_transfers(
+            a,
+            TransferFilter::default(),
+            PageRequest {
+                after: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        history.iter().map(|t| t.kind).collect::<Vec<_>>(),
+        vec![
+            TransferKind::Adjustment,
+            TransferKind::Withdrawal,
+            TransferKind::Deposit
+        ]
+    );
+    let audit = store
+        .list_audit(
+            Default::default(),
+            PageRequest {
+                after: None,
+                limit: 100,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        audit.iter().filter(|e| e.transfer_id.is_some()).count(),
+        3,
+        "one audit row per movement"
+    );
     assert_invariants(&store).await;
 }
 
 async fn short_funds_are_refused_and_remembered(store: SharedStore) {
     let a = open(&store, "a").await;
-    let err = store.execute_movement(request("w", Movement::Withdrawal { account: a, amount: dollars(100) }), now()).await.unwrap_err();
-    assert!(matches!(err, LedgerError::InsufficientFunds { .. }), "{err:?}");
-    store.execute_movement(request("d", Movement::Deposit { account: a, amount: dollars(1_000) }), now()).await.unwrap();
+    let err = store
+        .execute_movement(
+            request(
+                "w",
+                Movement::Withdrawal {
+                    account: a,
+                    amount: dollars(100),
+                },
+            ),
+            now(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, LedgerError::InsufficientFunds { .. }),
+        "{err:?}"
+    );
+    store
+        .execute_movement(
+            request(
+                "d",
+                Movement::Deposit {
+                    account: a,
+                    amount: dollars(1_000),
+                },
+            ),
+            now(),
+        )
+        .await
+        .unwrap();
     // The same id keeps its first outcome even though the money is there now.
-    let again = store.execute_movement(request("w", Movement::Withdrawal { account: a, amount: dollars(100) }), now()).await.unwrap_err();
-    assert!(matches!(again, LedgerError::InsufficientFunds { .. }), "{again:?}");
-    assert_eq!(store.balance(a).await.unwrap().unwrap().balance.minor, 1_000);
+    let again = store
+        .execute_movement(
+            request(
+                "w",
+                Movement::Withdrawal {
+                    account: a,
+                    amount: dollars(100),
+                },
+            ),
+            now(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(again, LedgerError::InsufficientFunds { .. }),
+        "{again:?}"
+    );
+    assert_eq!(
+        store.balance(a).await.unwrap().unwrap().balance.minor,
+        1_000
+    );
     assert_invariants(&store).await;
 }
 
 async fn retries_return_the_first_answer(store: SharedStore) {
     let a = open(&store, "a").await;
-    let deposit = Movement::Deposit { account: a, amount: dollars(500) };
-    let first = store.execute_movement(request("same", deposit.clone()), now()).await.unwrap();
-    let second = store.execute_movement(request("same", deposit), now()).await.unwrap();
+    let deposit = Movement::Deposit {
+        account: a,
+        amount: dollars(500),
+    };
+    let first = store
+        .execute_movement(request("same", deposit.clone()), now())
+        .await
+        .unwrap();
+    let second = store
+        .execute_movement(request("same", deposit), now())
+        .await
+        .unwrap();
     assert_eq!(first, second);
     assert_eq!(store.balance(a).await.unwrap().unwrap().balance.minor, 500);
     let conflict = store
-        .execute_movement(request("same", Movement::Deposit { account: a, amount: dollars(501) }), now())
+        .execute_movement(
+            request(
+                "same",
+                Movement::Deposit {
+                    account: a,
+                    amount: dollars(501),
+                },
+            ),
+            now(),
+        )
         .await
         .unwrap_err();
-    assert!(matches!(conflict, LedgerError::IdempotencyConflict(_)), "{conflict:?}");
+    assert!(
+        matches!(conflict, LedgerError::IdempotencyConflict(_)),
+        "{conflict:?}"
+    );
 }
 
 async fn holds_resolve_exactly_once(store: SharedStore) {
     let a = open(&store, "a").await;
-    store.execute_movement(request("d", Movement::Deposit { account: a, amount: dollars(5_000) }), now()).await.unwrap();
+    store
+        .execute_movement(
+            request(
+                "d",
+                Movement::Deposit {
+                    account: a,
+                    amount: dollars(5_000),
+                },
+            ),
+            now(),
+        )
+        .await
+        .unwrap();
     let hold = store
-        .execute_movement(request("h1", Movement::Hold { account: a, amount: dollars(3_000), backorder_id: Some(7) }), now())
+        .execute_movement(
+            request(
+                "h1",
+                Movement::Hold {
+                    account: a,
+                    amount: dollars(3_000),
+                    backorder_id: Some(7),
+                },
+            ),
+            now(),
+        )
         .await
         .unwrap();
     let view = store.balance(a).await.unwrap().unwrap();
-    assert_eq!((view.balance.minor, view.reserved.minor, view.available.minor), (5_000, 3_000, 2_000));
+    assert_eq!(
+        (
+            view.balance.minor,
+            view.reserved.minor,
+            view.available.minor
+        ),
+        (5_000, 3_000, 2_000)
+    );
     let over = store
-        .execute_movement(request("h2", Movement::Hold { account: a, amount: dollars(2_001), backorder_id: None }), now())
+        .execute_movement(
+            request(
+                "h2",
+                Movement::Hold {
+                    account: a,
+                    amount: dollars(2_001),
+                    backorder_id: None,
+                },
+            ),
+            now(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(over, LedgerError::InsufficientFunds { .. }));
     let too_much = store
-        .execute_movement(request("c0", Movement::Capture { hold_id: hold.id, amount: Some(dollars(3_001)) }), now())
+        .execute_movement(
+            request(
+                "c0",
+                Movement::Capture {
+                    hold_id: hold.id,
+                    amount: Some(dollars(3_001)),
+                },
+            ),
+            now(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(too_much, LedgerError::CaptureExceedsHold { .. }));
     store
-        .execute_movement(request("c1", Movement::Capture { hold_id: hold.id, amount: Some(dollars(1_000)) }), now())
+        .execute_movement(
+            request(
+                "c1",
+                Movement::Capture {
+                    hold_id: hold.id,
+                    amount: Some(dollars(1_000)),
+                },
+            ),
+            now(),
+        )
         .await
         .unwrap();
     let view = store.balance(a).await.unwrap().unwrap();
-    assert_eq!((view.balance.minor, view.reserved.minor), (4_000, 0), "the rest was released");
-    for (id, movement) in [("c2", Movement::Capture { hold_id: hold.id, amount: None }), ("r1", Movement::Release { hold_id: hold.id })] {
-        let err = store.execute_movement(request(id, movement), now()).await.unwrap_err();
-        assert!(matches!(err, LedgerError::HoldAlreadyResolved(_)), "{err:?}");
+    assert_eq!(
+        (view.balance.minor, view.reserved.minor),
+        (4_000, 0),
+        "the rest was released"
+    );
+    for (id, movement) in [
+        (
+            "c2",
+            Movement::Capture {
+                hold_id: hold.id,
+                amount: None,
+            },
+        ),
+        ("r1", Movement::Release { hold_id: hold.id }),
+    ] {
+        let err = store
+            .execute_movement(request(id, movement), now())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, LedgerError::HoldAlreadyResolved(_)),
+            "{err:?}"
+        );
     }
-    assert_eq!(store.get_transfer(hold.id).await.unwrap().unwrap().hold_state, Some(HoldState::Posted));
+    assert_eq!(
+        store
+            .get_transfer(hold.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .hold_state,
+        Some(HoldState::Posted)
+    );
     assert_invariants(&store).await;
 }
 
 async fn concurrent_holds_never_overspend(store: SharedStore) {
     let a = open(&store, "a").await;
-    store.execute_movement(request("d", Movement::Deposit { account: a, amount: dollars(1_000) }), now()).await.unwrap();
+    store
+        .execute_movement(
+            request(
+                "d",
+                Movement::Deposit {
+                    account: a,
+                    amount: dollars(1_000),
+                },
+            ),
+            now(),
+        )
+        .await
+        .unwrap();
     let tasks: Vec<_> = (0..16)
         .map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
                 store
-                    .execute_movement(request(&format!("h{i}"), Movement::Hold { account: a, amount: dollars(100), backorder_id: Some(i) }), now())
+                    .execute_movement(
+                        request(
+                            &format!("h{i}"),
+                            Movement::Hold {
+                                account: a,
+                                amount: dollars(100),
+                                backorder_id: Some(i),
+                            },
+                        ),
+                        now(),
+                    )
                     .await
             })
         })
@@ -186,23 +487,102 @@ async fn concurrent_holds_never_overspend(store: SharedStore) {
 
 async fn closed_accounts_take_no_money(store: SharedStore) {
     let a = open(&store, "a").await;
-    store.execute_movement(request("d", Movement::Deposit { account: a, amount: dollars(100) }), now()).await.unwrap();
-    store.update_account(a, AccountChanges { state: Some(AccountState::Closed), ..Default::default() }, "t", now()).await.unwrap();
-    let err = store.execute_movement(request("d2", Movement::Deposit { account: a, amount: dollars(100) }), now()).await.unwrap_err();
+    store
+        .execute_movement(
+            request(
+                "d",
+                Movement::Deposit {
+                    account: a,
+                    amount: dollars(100),
+                },
+            ),
+            now(),
+        )
+        .await
+        .unwrap();
+    store
+        .update_account(
+            a,
+            AccountChanges {
+                state: Some(AccountState::Closed),
+                ..Default::default()
+            },
+            "t",
+            now(),
+        )
+        .await
+        .unwrap();
+    let err = store
+        .execute_movement(
+            request(
+                "d2",
+                Movement::Deposit {
+                    account: a,
+                    amount: dollars(100),
+                },
+            ),
+            now(),
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(err, LedgerError::AccountClosed(_)));
     // Paying out what is left still works.
-    store.execute_movement(request("w", Movement::Withdrawal { account: a, amount: dollars(100) }), now()).await.unwrap();
-    let missing = store.execute_movement(request("x", Movement::Deposit { account: AccountId(999), amount: dollars(1) }), now()).await.unwrap_err();
+    store
+        .execute_movement(
+            request(
+                "w",
+                Movement::Withdrawal {
+                    account: a,
+                    amount: dollars(100),
+                },
+            ),
+            now(),
+        )
+        .await
+        .unwrap();
+    let missing = store
+        .execute_movement(
+            request(
+                "x",
+                Movement::Deposit {
+                    account: AccountId(999),
+                    amount: dollars(1),
+                },
+            ),
+            now(),
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(missing, LedgerError::AccountNotFound(_)));
 }
 
 async fn api_keys_are_found_by_hash_and_revoked(store: SharedStore) {
-    let key = |hash: &str| NewApiKey { role: KeyRole::Operator, account_id: None, label: "l".into(), prefix: "bo_1234".into(), secret_hash: hash.into() };
-    let first = store.insert_first_operator_key(key("h1"), now()).await.unwrap();
+    let key = |hash: &str| NewApiKey {
+        role: KeyRole::Operator,
+        account_id: None,
+        label: "l".into(),
+        prefix: "bo_1234".into(),
+        secret_hash: hash.into(),
+    };
+    let first = store
+        .insert_first_operator_key(key("h1"), now())
+        .await
+        .unwrap();
     assert!(first.is_some());
-    assert!(store.insert_first_operator_key(key("h2"), now()).await.unwrap().is_none(), "bootstrap happens once");
+    assert!(
+        store
+            .insert_first_operator_key(key("h2"), now())
+            .await
+            .unwrap()
+            .is_none(),
+        "bootstrap happens once"
+    );
     let found = store.find_api_key_by_hash("h1").await.unwrap().unwrap();
-    let revoked = store.revoke_api_key(found.id, "test", now()).await.unwrap().unwrap();
+    let revoked = store
+        .revoke_api_key(found.id, "test", now())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(revoked.revoked_at.is_some());
     assert!(store.find_api_key_by_hash("h2").await.unwrap().is_none());
 }
@@ -211,13 +591,37 @@ async fn the_catalog_is_seeded_once(store: SharedStore) {
     let (tlds, prices) = catalog::parse(catalog::DEFAULT_CATALOG).unwrap();
     assert!(store.seed_catalog_once(&tlds, &prices).await.unwrap());
     let se = TldName::parse("se").unwrap();
-    assert!(store.get_tld(&se).await.unwrap().unwrap().first_come_first_served);
+    assert!(
+        store
+            .get_tld(&se)
+            .await
+            .unwrap()
+            .unwrap()
+            .first_come_first_served
+    );
     assert!(store.delete_tld(&se, "t", now()).await.unwrap());
     assert!(!store.seed_catalog_once(&tlds, &prices).await.unwrap());
-    assert!(store.get_tld(&se).await.unwrap().is_none(), "the operator's deletion stands");
-    let key = PriceKey { tier: PriceTier::default_tier(), tld: TldName::parse("com").unwrap(), class: BackorderClass::Backorder, currency: usd() };
-    assert_eq!(store.get_price(&key).await.unwrap().unwrap().amount.minor, 3_000);
-    let (page, total) = store.list_tlds(PageRequest { after: None, limit: 5 }).await.unwrap();
+    assert!(
+        store.get_tld(&se).await.unwrap().is_none(),
+        "the operator's deletion stands"
+    );
+    let key = PriceKey {
+        tier: PriceTier::default_tier(),
+        tld: TldName::parse("com").unwrap(),
+        class: BackorderClass::Backorder,
+        currency: usd(),
+    };
+    assert_eq!(
+        store.get_price(&key).await.unwrap().unwrap().amount.minor,
+        3_000
+    );
+    let (page, total) = store
+        .list_tlds(PageRequest {
+            after: None,
+            limit: 5,
+        })
+        .await
+        .unwrap();
     assert_eq!(page.len(), 5);
     assert_eq!(total as usize, tlds.len() - 1);
 }

@@ -51,7 +51,10 @@ impl AccountApi {
             return Err(ApiError::invalid("amount", "must not be zero"));
         }
         if signed && memo.trim().is_empty() {
-            return Err(ApiError::invalid("memo", "is required for adjustments: say why"));
+            return Err(ApiError::invalid(
+                "memo",
+                "is required for adjustments: say why",
+            ));
         }
         let request_id = request_id(request_id_text)?;
         let holder = self.account(account).await?;
@@ -127,14 +130,20 @@ pub fn transfer_pb(transfer: &Transfer) -> pb::Transfer {
         debit_account: transfer.debit_account.clone(),
         credit_account: transfer.credit_account.clone(),
         amount: Some(money(transfer.amount)),
-        pending_id: transfer.pending_id.map(|id| id.to_string()).unwrap_or_default(),
+        pending_id: transfer
+            .pending_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
         hold_state: match transfer.hold_state {
             None => pb::HoldState::Unspecified,
             Some(HoldState::Pending) => pb::HoldState::Pending,
             Some(HoldState::Posted) => pb::HoldState::Posted,
             Some(HoldState::Voided) => pb::HoldState::Voided,
         } as i32,
-        backorder_id: transfer.backorder_id.map(|id| id.to_string()).unwrap_or_default(),
+        backorder_id: transfer
+            .backorder_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
         request_id: transfer.request_id.clone().unwrap_or_default(),
         memo: transfer.memo.clone(),
         create_time: Some(timestamp(transfer.created_at)),
@@ -162,7 +171,10 @@ fn state_from_pb(value: i32) -> ApiResult<Option<AccountState>> {
         Ok(pb::AccountState::Active) => Ok(Some(AccountState::Active)),
         Ok(pb::AccountState::Suspended) => Ok(Some(AccountState::Suspended)),
         Ok(pb::AccountState::Closed) => Ok(Some(AccountState::Closed)),
-        Err(_) => Err(ApiError::invalid("state", format!("{value} is not an account state"))),
+        Err(_) => Err(ApiError::invalid(
+            "state",
+            format!("{value} is not an account state"),
+        )),
     }
 }
 
@@ -171,14 +183,20 @@ fn tier(text: &str) -> ApiResult<Option<PriceTier>> {
         return Ok(None);
     }
     PriceTier::parse(text.trim()).map(Some).ok_or_else(|| {
-        ApiError::invalid("price_tier", "must be 1 to 32 characters of a-z, 0-9, '_' and '-'")
+        ApiError::invalid(
+            "price_tier",
+            "must be 1 to 32 characters of a-z, 0-9, '_' and '-'",
+        )
     })
 }
 
 fn display_name(text: &str) -> ApiResult<String> {
     let name = text.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid("display_name", "must be 1 to 200 characters"));
+        return Err(ApiError::invalid(
+            "display_name",
+            "must be 1 to 200 characters",
+        ));
     }
     Ok(name.to_string())
 }
@@ -196,10 +214,11 @@ impl AccountService for AccountApi {
             currency: convert::currency("currency_code", &req.currency_code)?,
             price_tier: tier(&req.price_tier)?.unwrap_or_else(PriceTier::default_tier),
         };
-        let idempotency = convert::optional_text(&req.request_id).map(|request_id| IdempotencyKey {
-            scope: caller.idempotency_scope(),
-            request_id,
-        });
+        let idempotency =
+            convert::optional_text(&req.request_id).map(|request_id| IdempotencyKey {
+                scope: caller.idempotency_scope(),
+                request_id,
+            });
         let outcome = self
             .ctx
             .store
@@ -212,7 +231,10 @@ impl AccountService for AccountApi {
             }
             AccountCreation::Conflict => Err(ApiError::AlreadyExists {
                 field: "request_id".into(),
-                rule: format!("{:?} was already used for a different request", req.request_id),
+                rule: format!(
+                    "{:?} was already used for a different request",
+                    req.request_id
+                ),
             }
             .into()),
         }
@@ -238,7 +260,12 @@ impl AccountService for AccountApi {
             after: page_token_id(&req.page_token)?,
             limit,
         };
-        let (accounts, total) = self.ctx.store.list_accounts(page).await.map_err(ApiError::from)?;
+        let (accounts, total) = self
+            .ctx
+            .store
+            .list_accounts(page)
+            .await
+            .map_err(ApiError::from)?;
         Ok(Response::new(pb::ListAccountsResponse {
             next_page_token: next_token(&accounts, limit, |a| a.id),
             accounts: accounts.iter().map(account_pb).collect(),
@@ -279,7 +306,14 @@ impl AccountService for AccountApi {
         let caller = self.ctx.operator(&request).await?;
         let req = request.into_inner();
         let transfer = self
-            .book(&caller, &req.account_id, req.amount.as_ref(), &req.request_id, &req.memo, TransferKind::Deposit)
+            .book(
+                &caller,
+                &req.account_id,
+                req.amount.as_ref(),
+                &req.request_id,
+                &req.memo,
+                TransferKind::Deposit,
+            )
             .await?;
         Ok(Response::new(transfer))
     }
@@ -291,7 +325,14 @@ impl AccountService for AccountApi {
         let caller = self.ctx.operator(&request).await?;
         let req = request.into_inner();
         let transfer = self
-            .book(&caller, &req.account_id, req.amount.as_ref(), &req.request_id, &req.memo, TransferKind::Withdrawal)
+            .book(
+                &caller,
+                &req.account_id,
+                req.amount.as_ref(),
+                &req.request_id,
+                &req.memo,
+                TransferKind::Withdrawal,
+            )
             .await?;
         Ok(Response::new(transfer))
     }
@@ -303,7 +344,14 @@ impl AccountService for AccountApi {
         let caller = self.ctx.operator(&request).await?;
         let req = request.into_inner();
         let transfer = self
-            .book(&caller, &req.account_id, req.amount.as_ref(), &req.request_id, &req.memo, TransferKind::Adjustment)
+            .book(
+                &caller,
+                &req.account_id,
+                req.amount.as_ref(),
+                &req.request_id,
+                &req.memo,
+                TransferKind::Adjustment,
+            )
             .await?;
         Ok(Response::new(transfer))
     }
@@ -339,7 +387,11 @@ impl AccountService for AccountApi {
         self.account(id).await?;
         let limit = page_size(req.page_size)?;
         let filter = TransferFilter {
-            kinds: req.kinds.iter().map(|k| kind_from_pb(*k)).collect::<ApiResult<_>>()?,
+            kinds: req
+                .kinds
+                .iter()
+                .map(|k| kind_from_pb(*k))
+                .collect::<ApiResult<_>>()?,
             backorder_id: match req.backorder_id.trim() {
                 "" => None,
                 text => Some(text.parse().map_err(|_| {
@@ -379,10 +431,16 @@ impl AccountService for AccountApi {
                 (KeyRole::Operator, None)
             }
             Ok(pb::ApiKeyRole::Operator) => {
-                return Err(ApiError::invalid("account_id", "must be empty for operator keys").into());
+                return Err(
+                    ApiError::invalid("account_id", "must be empty for operator keys").into(),
+                );
             }
             _ => {
-                return Err(ApiError::invalid("role", "must be API_KEY_ROLE_ACCOUNT or API_KEY_ROLE_OPERATOR").into());
+                return Err(ApiError::invalid(
+                    "role",
+                    "must be API_KEY_ROLE_ACCOUNT or API_KEY_ROLE_OPERATOR",
+                )
+                .into());
             }
         };
         let generated = auth::generate(role, account, req.label.trim());
@@ -413,7 +471,12 @@ impl AccountService for AccountApi {
             after: page_token_id(&req.page_token)?,
             limit,
         };
-        let keys = self.ctx.store.list_api_keys(account, page).await.map_err(ApiError::from)?;
+        let keys = self
+            .ctx
+            .store
+            .list_api_keys(account, page)
+            .await
+            .map_err(ApiError::from)?;
         Ok(Response::new(pb::ListApiKeysResponse {
             next_page_token: next_token(&keys, limit, |k| k.id),
             api_keys: keys.iter().map(key_pb).collect(),
@@ -432,7 +495,13 @@ impl AccountService for AccountApi {
             .parse()
             .map_err(|_| ApiError::invalid("api_key_id", "must be a key id such as \"3\""))?;
         let not_found = || ApiError::NotFound(format!("api key {id} not found"));
-        let key = self.ctx.store.get_api_key(id).await.map_err(ApiError::from)?.ok_or_else(not_found)?;
+        let key = self
+            .ctx
+            .store
+            .get_api_key(id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(not_found)?;
         // An account key may revoke its own account's keys; others look absent.
         if let Caller::Account { account_id, .. } = &caller
             && key.account_id != Some(*account_id)

@@ -1,8 +1,8 @@
 //! CatalogService: TLDs and prices. Anyone with a key reads; the operator writes.
 
+use super::Context;
 use super::convert::{self, money, money_in, next_token, page_size, page_token_id};
 use super::error::{ApiError, ApiResult};
-use super::Context;
 use crate::domain::account::{Caller, PriceTier};
 use crate::domain::catalog::{BackorderClass, Tld, TldName};
 use crate::store::{PageRequest, Price, PriceFilter, PriceKey};
@@ -47,11 +47,20 @@ fn duration_pb(duration: Duration) -> prost_types::Duration {
     }
 }
 
-fn duration_in(field: &str, value: Option<&prost_types::Duration>, default: Duration) -> ApiResult<Duration> {
+fn duration_in(
+    field: &str,
+    value: Option<&prost_types::Duration>,
+    default: Duration,
+) -> ApiResult<Duration> {
     match value {
         None => Ok(default),
-        Some(d) if d.seconds >= 0 && d.nanos == 0 => Ok(Duration::from_secs(d.seconds.unsigned_abs())),
-        Some(_) => Err(ApiError::invalid(field, "must be a non-negative whole number of seconds")),
+        Some(d) if d.seconds >= 0 && d.nanos == 0 => {
+            Ok(Duration::from_secs(d.seconds.unsigned_abs()))
+        }
+        Some(_) => Err(ApiError::invalid(
+            field,
+            "must be a non-negative whole number of seconds",
+        )),
     }
 }
 
@@ -70,7 +79,10 @@ fn tld_pb(tld: &Tld) -> pb::Tld {
 
 fn tld_name(field: &str, text: &str) -> ApiResult<TldName> {
     TldName::parse(text).ok_or_else(|| {
-        ApiError::invalid(field, "must be a public suffix in A-label form such as \"com\" or \"co.uk\"")
+        ApiError::invalid(
+            field,
+            "must be a public suffix in A-label form such as \"com\" or \"co.uk\"",
+        )
     })
 }
 
@@ -102,8 +114,16 @@ fn tld_in(value: &pb::Tld) -> ApiResult<Tld> {
         third_level_allowed: value.third_level_allowed,
         required_extensions: extensions,
         classes,
-        finalization_lead: duration_in("tld.finalization_lead", value.finalization_lead.as_ref(), Tld::DEFAULT_FINALIZATION_LEAD)?,
-        lock_lead: duration_in("tld.lock_lead", value.lock_lead.as_ref(), Tld::DEFAULT_LOCK_LEAD)?,
+        finalization_lead: duration_in(
+            "tld.finalization_lead",
+            value.finalization_lead.as_ref(),
+            Tld::DEFAULT_FINALIZATION_LEAD,
+        )?,
+        lock_lead: duration_in(
+            "tld.lock_lead",
+            value.lock_lead.as_ref(),
+            Tld::DEFAULT_LOCK_LEAD,
+        )?,
         daily_deals: value.daily_deals,
     })
 }
@@ -118,13 +138,17 @@ fn price_pb(price: &Price) -> pb::Price {
 }
 
 fn tier_in(field: &str, text: &str) -> ApiResult<PriceTier> {
-    PriceTier::parse(text.trim())
-        .ok_or_else(|| ApiError::invalid(field, "must be 1 to 32 characters of a-z, 0-9, '_' and '-'"))
+    PriceTier::parse(text.trim()).ok_or_else(|| {
+        ApiError::invalid(field, "must be 1 to 32 characters of a-z, 0-9, '_' and '-'")
+    })
 }
 
 #[tonic::async_trait]
 impl CatalogService for CatalogApi {
-    async fn list_tlds(&self, request: Request<pb::ListTldsRequest>) -> Result<Response<pb::ListTldsResponse>, Status> {
+    async fn list_tlds(
+        &self,
+        request: Request<pb::ListTldsRequest>,
+    ) -> Result<Response<pb::ListTldsResponse>, Status> {
         self.ctx.caller(&request).await?;
         let req = request.into_inner();
         let limit = page_size(req.page_size)?;
@@ -142,7 +166,10 @@ impl CatalogService for CatalogApi {
         }))
     }
 
-    async fn get_tld(&self, request: Request<pb::GetTldRequest>) -> Result<Response<pb::Tld>, Status> {
+    async fn get_tld(
+        &self,
+        request: Request<pb::GetTldRequest>,
+    ) -> Result<Response<pb::Tld>, Status> {
         self.ctx.caller(&request).await?;
         let name = tld_name("name", &request.get_ref().name)?;
         let tld = self
@@ -151,13 +178,21 @@ impl CatalogService for CatalogApi {
             .get_tld(&name)
             .await
             .map_err(ApiError::from)?
-            .ok_or_else(|| ApiError::NotFound(format!("tld {} is not in the catalog", name.as_str())))?;
+            .ok_or_else(|| {
+                ApiError::NotFound(format!("tld {} is not in the catalog", name.as_str()))
+            })?;
         Ok(Response::new(tld_pb(&tld)))
     }
 
-    async fn upsert_tld(&self, request: Request<pb::UpsertTldRequest>) -> Result<Response<pb::Tld>, Status> {
+    async fn upsert_tld(
+        &self,
+        request: Request<pb::UpsertTldRequest>,
+    ) -> Result<Response<pb::Tld>, Status> {
         let caller = self.ctx.operator(&request).await?;
-        let value = request.into_inner().tld.ok_or_else(|| ApiError::invalid("tld", "is required"))?;
+        let value = request
+            .into_inner()
+            .tld
+            .ok_or_else(|| ApiError::invalid("tld", "is required"))?;
         let tld = tld_in(&value)?;
         self.ctx
             .store
@@ -167,7 +202,10 @@ impl CatalogService for CatalogApi {
         Ok(Response::new(tld_pb(&tld)))
     }
 
-    async fn delete_tld(&self, request: Request<pb::DeleteTldRequest>) -> Result<Response<pb::DeleteTldResponse>, Status> {
+    async fn delete_tld(
+        &self,
+        request: Request<pb::DeleteTldRequest>,
+    ) -> Result<Response<pb::DeleteTldResponse>, Status> {
         let caller = self.ctx.operator(&request).await?;
         let name = tld_name("name", &request.get_ref().name)?;
         let deleted = self
@@ -177,12 +215,17 @@ impl CatalogService for CatalogApi {
             .await
             .map_err(ApiError::from)?;
         if !deleted {
-            return Err(ApiError::NotFound(format!("tld {} is not in the catalog", name.as_str())).into());
+            return Err(
+                ApiError::NotFound(format!("tld {} is not in the catalog", name.as_str())).into(),
+            );
         }
         Ok(Response::new(pb::DeleteTldResponse {}))
     }
 
-    async fn list_prices(&self, request: Request<pb::ListPricesRequest>) -> Result<Response<pb::ListPricesResponse>, Status> {
+    async fn list_prices(
+        &self,
+        request: Request<pb::ListPricesRequest>,
+    ) -> Result<Response<pb::ListPricesResponse>, Status> {
         let caller = self.ctx.caller(&request).await?;
         let req = request.into_inner();
         let mut filter = PriceFilter {
@@ -207,7 +250,13 @@ impl CatalogService for CatalogApi {
         let prices = self
             .ctx
             .store
-            .list_prices(filter, PageRequest { after: offset, limit })
+            .list_prices(
+                filter,
+                PageRequest {
+                    after: offset,
+                    limit,
+                },
+            )
             .await
             .map_err(ApiError::from)?;
         let next = if prices.len() == limit as usize {
@@ -221,14 +270,24 @@ impl CatalogService for CatalogApi {
         }))
     }
 
-    async fn set_price(&self, request: Request<pb::SetPriceRequest>) -> Result<Response<pb::Price>, Status> {
+    async fn set_price(
+        &self,
+        request: Request<pb::SetPriceRequest>,
+    ) -> Result<Response<pb::Price>, Status> {
         let caller = self.ctx.operator(&request).await?;
-        let value = request.into_inner().price.ok_or_else(|| ApiError::invalid("price", "is required"))?;
+        let value = request
+            .into_inner()
+            .price
+            .ok_or_else(|| ApiError::invalid("price", "is required"))?;
         let amount = money_in("price.amount", value.amount.as_ref(), true)?;
         let tld = tld_name("price.tld", &value.tld)?;
         let known = self.ctx.store.get_tld(&tld).await.map_err(ApiError::from)?;
         if known.is_none() {
-            return Err(ApiError::NotFound(format!("tld {} is not in the catalog; add it first", tld.as_str())).into());
+            return Err(ApiError::NotFound(format!(
+                "tld {} is not in the catalog; add it first",
+                tld.as_str()
+            ))
+            .into());
         }
         let price = Price {
             key: PriceKey {
@@ -247,7 +306,10 @@ impl CatalogService for CatalogApi {
         Ok(Response::new(price_pb(&price)))
     }
 
-    async fn delete_price(&self, request: Request<pb::DeletePriceRequest>) -> Result<Response<pb::DeletePriceResponse>, Status> {
+    async fn delete_price(
+        &self,
+        request: Request<pb::DeletePriceRequest>,
+    ) -> Result<Response<pb::DeletePriceResponse>, Status> {
         let caller = self.ctx.operator(&request).await?;
         let req = request.into_inner();
         let key = PriceKey {

@@ -29,7 +29,10 @@ pub fn money(value: Money) -> pb::Money {
 
 pub fn currency(field: &str, code: &str) -> ApiResult<Currency> {
     if code.is_empty() {
-        return Err(ApiError::invalid(field, "is required (ISO 4217 code such as \"USD\")"));
+        return Err(ApiError::invalid(
+            field,
+            "is required (ISO 4217 code such as \"USD\")",
+        ));
     }
     Currency::parse(code).map_err(|e| ApiError::money(field, e))
 }
@@ -74,7 +77,10 @@ pub fn page_token_id(token: &str) -> ApiResult<Option<i64>> {
 /// The next page token: the last key when the page was full, else empty (no more pages).
 pub fn next_token<T, K: ToString>(items: &[T], limit: u32, key: impl Fn(&T) -> K) -> String {
     if items.len() == limit as usize {
-        items.last().map(|last| key(last).to_string()).unwrap_or_default()
+        items
+            .last()
+            .map(|last| key(last).to_string())
+            .unwrap_or_default()
     } else {
         String::new()
     }

@@ -30,9 +30,13 @@ impl Context {
         let header = request
             .metadata()
             .get("authorization")
-            .map(|value| value.to_str().map_err(|_| ApiError::Unauthenticated(
-                "authorization: must be ASCII `Bearer <api key>`".into(),
-            )))
+            .map(|value| {
+                value.to_str().map_err(|_| {
+                    ApiError::Unauthenticated(
+                        "authorization: must be ASCII `Bearer <api key>`".into(),
+                    )
+                })
+            })
             .transpose()?;
         let caller = crate::auth::authenticate(&self.store, header).await?;
         tracing::debug!(actor = %caller.actor(), "authenticated");
@@ -59,7 +63,10 @@ pub fn account_in_scope(caller: &Caller, requested: &str) -> ApiResult<AccountId
         None
     } else {
         Some(AccountId::parse(requested).ok_or_else(|| {
-            ApiError::invalid("account_id", "must be an account id such as \"42\" or \"accounts/42\"")
+            ApiError::invalid(
+                "account_id",
+                "must be an account id such as \"42\" or \"accounts/42\"",
+            )
         })?)
     };
     match (caller, parsed) {
@@ -86,7 +93,10 @@ pub fn request_id(value: &str) -> ApiResult<String> {
         ));
     }
     if value.len() > 128 {
-        return Err(ApiError::invalid("request_id", "must be at most 128 characters"));
+        return Err(ApiError::invalid(
+            "request_id",
+            "must be at most 128 characters",
+        ));
     }
     Ok(value.to_string())
 }

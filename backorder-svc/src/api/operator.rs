@@ -1,12 +1,12 @@
 //! OperatorService: the clock (moved by hand only in manual mode), the audit log and the
 //! ledger check.
 
+use super::Context;
 use super::convert::{from_timestamp, money, next_token, page_size, page_token_id, timestamp};
 use super::error::ApiError;
-use super::Context;
 use crate::domain::money::{Currency, Money};
-use crate::ledger::invariants::{self, LedgerSnapshot};
 use crate::ledger::LedgerAccountKind;
+use crate::ledger::invariants::{self, LedgerSnapshot};
 use crate::store::{AuditFilter, PageRequest};
 use backorder_proto::backorder::v1 as pb;
 use pb::operator_service_server::OperatorService;
@@ -38,7 +38,8 @@ impl OperatorApi {
     fn manual(&self) -> Result<&crate::clock::ManualClock, ApiError> {
         self.ctx.clock.as_manual().ok_or_else(|| {
             ApiError::FailedPrecondition(
-                "the clock runs on system time; start the service with --clock manual to move it".into(),
+                "the clock runs on system time; start the service with --clock manual to move it"
+                    .into(),
             )
         })
     }
@@ -67,7 +68,9 @@ fn ledger_report(snapshot: &LedgerSnapshot) -> pb::CheckLedgerResponse {
     let mut trial_balance = Vec::with_capacity(snapshot.accounts.len());
     for account in &snapshot.accounts {
         let c = account.counters;
-        *totals.entry((account.currency.clone(), account.kind)).or_default() += c.balance();
+        *totals
+            .entry((account.currency.clone(), account.kind))
+            .or_default() += c.balance();
         let amount = |minor: i64| match Currency::parse(&account.currency) {
             Ok(currency) => Money::new(currency, minor).amount_string(),
             Err(_) => minor.to_string(),
@@ -86,7 +89,9 @@ fn ledger_report(snapshot: &LedgerSnapshot) -> pb::CheckLedgerResponse {
             .iter()
             .filter(|((_, k), _)| *k == kind)
             .filter_map(|((currency, _), minor)| {
-                Currency::parse(currency).ok().map(|c| money(Money::new(c, *minor)))
+                Currency::parse(currency)
+                    .ok()
+                    .map(|c| money(Money::new(c, *minor)))
             })
             .collect()
     };
@@ -109,12 +114,18 @@ fn ledger_report(snapshot: &LedgerSnapshot) -> pb::CheckLedgerResponse {
 
 #[tonic::async_trait]
 impl OperatorService for OperatorApi {
-    async fn get_clock(&self, request: Request<pb::GetClockRequest>) -> Result<Response<pb::Clock>, Status> {
+    async fn get_clock(
+        &self,
+        request: Request<pb::GetClockRequest>,
+    ) -> Result<Response<pb::Clock>, Status> {
         self.ctx.operator(&request).await?;
         Ok(Response::new(self.clock_pb()))
     }
 
-    async fn set_clock(&self, request: Request<pb::SetClockRequest>) -> Result<Response<pb::Clock>, Status> {
+    async fn set_clock(
+        &self,
+        request: Request<pb::SetClockRequest>,
+    ) -> Result<Response<pb::Clock>, Status> {
         self.ctx.operator(&request).await?;
         let to = request
             .get_ref()
@@ -128,20 +139,34 @@ impl OperatorService for OperatorApi {
         Ok(Response::new(self.clock_pb()))
     }
 
-    async fn advance_clock(&self, request: Request<pb::AdvanceClockRequest>) -> Result<Response<pb::Clock>, Status> {
+    async fn advance_clock(
+        &self,
+        request: Request<pb::AdvanceClockRequest>,
+    ) -> Result<Response<pb::Clock>, Status> {
         self.ctx.operator(&request).await?;
-        let by = request.get_ref().by.ok_or_else(|| ApiError::invalid("by", "is required"))?;
+        let by = request
+            .get_ref()
+            .by
+            .ok_or_else(|| ApiError::invalid("by", "is required"))?;
         if by.seconds < 0 || by.nanos < 0 {
-            return Err(ApiError::invalid("by", "must not be negative: the clock never moves backwards").into());
+            return Err(ApiError::invalid(
+                "by",
+                "must not be negative: the clock never moves backwards",
+            )
+            .into());
         }
-        let by = chrono::Duration::seconds(by.seconds) + chrono::Duration::nanoseconds(i64::from(by.nanos));
+        let by = chrono::Duration::seconds(by.seconds)
+            + chrono::Duration::nanoseconds(i64::from(by.nanos));
         self.manual()?
             .advance(by)
             .map_err(|e| ApiError::FailedPrecondition(e.to_string()))?;
         Ok(Response::new(self.clock_pb()))
     }
 
-    async fn run_scheduler(&self, request: Request<pb::RunSchedulerRequest>) -> Result<Response<pb::RunSchedulerResponse>, Status> {
+    async fn run_scheduler(
+        &self,
+        request: Request<pb::RunSchedulerRequest>,
+    ) -> Result<Response<pb::RunSchedulerResponse>, Status> {
         self.ctx.operator(&request).await?;
         Err(ApiError::Unimplemented(
             "RunScheduler: the order scheduler is not part of this release yet".into(),
@@ -149,7 +174,10 @@ impl OperatorService for OperatorApi {
         .into())
     }
 
-    async fn list_audit_log(&self, request: Request<pb::ListAuditLogRequest>) -> Result<Response<pb::ListAuditLogResponse>, Status> {
+    async fn list_audit_log(
+        &self,
+        request: Request<pb::ListAuditLogRequest>,
+    ) -> Result<Response<pb::ListAuditLogResponse>, Status> {
         self.ctx.operator(&request).await?;
         let req = request.into_inner();
         let backorder_id = match req.backorder_id.trim() {
@@ -167,7 +195,13 @@ impl OperatorService for OperatorApi {
         let entries = self
             .ctx
             .store
-            .list_audit(AuditFilter { backorder_id, domain }, page)
+            .list_audit(
+                AuditFilter {
+                    backorder_id,
+                    domain,
+                },
+                page,
+            )
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(pb::ListAuditLogResponse {
@@ -189,9 +223,17 @@ impl OperatorService for OperatorApi {
         }))
     }
 
-    async fn check_ledger(&self, request: Request<pb::CheckLedgerRequest>) -> Result<Response<pb::CheckLedgerResponse>, Status> {
+    async fn check_ledger(
+        &self,
+        request: Request<pb::CheckLedgerRequest>,
+    ) -> Result<Response<pb::CheckLedgerResponse>, Status> {
         self.ctx.operator(&request).await?;
-        let snapshot = self.ctx.store.ledger_snapshot().await.map_err(ApiError::from)?;
+        let snapshot = self
+            .ctx
+            .store
+            .ledger_snapshot()
+            .await
+            .map_err(ApiError::from)?;
         Ok(Response::new(ledger_report(&snapshot)))
     }
 }

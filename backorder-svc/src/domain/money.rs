@@ -92,7 +92,9 @@ impl Money {
                 .trim_start_matches(['-', '+'])
                 .bytes()
                 .all(|b| b.is_ascii_digit() || b == b'.')
-            && text.trim_start_matches(['-', '+']).starts_with(|c: char| c.is_ascii_digit());
+            && text
+                .trim_start_matches(['-', '+'])
+                .starts_with(|c: char| c.is_ascii_digit());
         if !valid_shape {
             return Err(MoneyError::NotADecimal(amount.to_string()));
         }

@@ -71,9 +71,14 @@ impl LedgerAccountKind {
     }
 
     pub fn from_db(text: &str) -> Option<Self> {
-        [Self::Client, Self::Cash, Self::Revenue, Self::AuctionProceeds]
-            .into_iter()
-            .find(|kind| kind.as_str() == text)
+        [
+            Self::Client,
+            Self::Cash,
+            Self::Revenue,
+            Self::AuctionProceeds,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == text)
     }
 
     /// Name of a book account: "cash:USD".

@@ -76,7 +76,9 @@ impl Movement {
     pub fn parties(&self) -> Option<(Party, Party, Money)> {
         use LedgerAccountKind::{AuctionProceeds, Cash, Revenue};
         Some(match *self {
-            Self::Deposit { account, amount } => (Party::Book(Cash), Party::Client(account), amount),
+            Self::Deposit { account, amount } => {
+                (Party::Book(Cash), Party::Client(account), amount)
+            }
             Self::Withdrawal { account, amount } => {
                 (Party::Client(account), Party::Book(Cash), amount)
             }
@@ -136,7 +138,10 @@ impl Movement {
                 payer,
                 amount,
                 backorder_id,
-            } => format!("auction_payment|{payer:?}|{}|{backorder_id:?}", money(amount)),
+            } => format!(
+                "auction_payment|{payer:?}|{}|{backorder_id:?}",
+                money(amount)
+            ),
         };
         format!("{body}|memo={memo}")
     }

@@ -224,8 +224,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn list_tlds(&self, page: PageRequest<String>) -> StoreResult<(Vec<Tld>, i64)>;
     async fn get_tld(&self, name: &TldName) -> StoreResult<Option<Tld>>;
     async fn upsert_tld(&self, tld: &Tld, actor: &str, now: DateTime<Utc>) -> StoreResult<()>;
-    async fn delete_tld(&self, name: &TldName, actor: &str, now: DateTime<Utc>)
-    -> StoreResult<bool>;
+    async fn delete_tld(
+        &self,
+        name: &TldName,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     async fn list_prices(
         &self,
         filter: PriceFilter,
@@ -233,8 +237,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<Vec<Price>>;
     async fn get_price(&self, key: &PriceKey) -> StoreResult<Option<Price>>;
     async fn set_price(&self, price: &Price, actor: &str, now: DateTime<Utc>) -> StoreResult<()>;
-    async fn delete_price(&self, key: &PriceKey, actor: &str, now: DateTime<Utc>)
-    -> StoreResult<bool>;
+    async fn delete_price(
+        &self,
+        key: &PriceKey,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
 
     // Audit log.
     async fn list_audit(

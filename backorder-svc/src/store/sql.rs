@@ -3,19 +3,19 @@
 // `begin_snapshot`. Format with `rustfmt --edition 2024 backorder-svc/src/store/sql.rs`
 // (cargo fmt does not reach included files).
 
+use super::{
+    AccountChanges, AccountCreation, ApiKeyRecord, AuditEntry, AuditFilter, IdempotencyKey,
+    KeyRole, NewAccount, NewApiKey, PageRequest, Price, PriceFilter, PriceKey, Store,
+    TransferFilter,
+};
 use crate::clock::{from_micros, to_micros};
 use crate::domain::account::{Account, AccountId, AccountState, PriceTier};
 use crate::domain::catalog::{BackorderClass, Tld, TldName};
 use crate::domain::money::{Currency, Money};
 use crate::ledger::invariants::{JournalEntry, LedgerAccountRow, LedgerSnapshot, OrderHolds};
 use crate::ledger::{
-    client_ledger_name, counter_effects, BalanceView, Counters, HoldState, LedgerAccountKind,
-    LedgerError, Movement, MovementRequest, Transfer, TransferKind,
-};
-use super::{
-    AccountChanges, AccountCreation, ApiKeyRecord, AuditEntry, AuditFilter, IdempotencyKey,
-    KeyRole, NewAccount, NewApiKey, PageRequest, Price, PriceFilter, PriceKey, Store,
-    TransferFilter,
+    BalanceView, Counters, HoldState, LedgerAccountKind, LedgerError, Movement, MovementRequest,
+    Transfer, TransferKind, client_ledger_name, counter_effects,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -60,10 +60,14 @@ fn account_from_row(row: &DbRow) -> StoreResult<Account> {
 }
 
 async fn fetch_account(tx: &mut Tx, id: i64) -> StoreResult<Option<Account>> {
-    let row = sqlx::query(concat!("SELECT ", account_columns!(), " FROM accounts WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        account_columns!(),
+        " FROM accounts WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
     row.as_ref().map(account_from_row).transpose()
 }
 
@@ -99,7 +103,11 @@ struct Remembered {
     error_message: String,
 }
 
-async fn find_idempotency(tx: &mut Tx, scope: &str, request_id: &str) -> StoreResult<Option<Remembered>> {
+async fn find_idempotency(
+    tx: &mut Tx,
+    scope: &str,
+    request_id: &str,
+) -> StoreResult<Option<Remembered>> {
     let row = sqlx::query(
         "SELECT operation, fingerprint, outcome, result_ref, error_code, error_message \
          FROM idempotency_keys WHERE scope = $1 AND request_id = $2",
@@ -173,7 +181,8 @@ macro_rules! transfer_select {
 
 fn transfer_from_row(row: &DbRow) -> StoreResult<Transfer> {
     let kind_text: String = row.try_get("kind")?;
-    let kind = TransferKind::from_db(&kind_text).ok_or_else(|| corrupt(format!("kind {kind_text:?}")))?;
+    let kind =
+        TransferKind::from_db(&kind_text).ok_or_else(|| corrupt(format!("kind {kind_text:?}")))?;
     let resolution: Option<String> = row.try_get("resolution")?;
     let hold_state = (kind == TransferKind::Hold).then_some(match resolution.as_deref() {
         Some("capture") => HoldState::Posted,
@@ -185,7 +194,10 @@ fn transfer_from_row(row: &DbRow) -> StoreResult<Transfer> {
         kind,
         debit_account: row.try_get("debit_name")?,
         credit_account: row.try_get("credit_name")?,
-        amount: Money::new(currency_of(&row.try_get::<String, _>("currency")?)?, row.try_get("amount")?),
+        amount: Money::new(
+            currency_of(&row.try_get::<String, _>("currency")?)?,
+            row.try_get("amount")?,
+        ),
         pending_id: row.try_get("pending_id")?,
         hold_state,
         backorder_id: row.try_get("backorder_id")?,
@@ -212,7 +224,10 @@ struct LedgerAccount {
     client: Option<(AccountId, AccountState)>,
 }
 
-async fn client_ledger_account(tx: &mut Tx, account: AccountId) -> Result<LedgerAccount, LedgerError> {
+async fn client_ledger_account(
+    tx: &mut Tx,
+    account: AccountId,
+) -> Result<LedgerAccount, LedgerError> {
     let row = sqlx::query(
         "SELECT l.id, l.currency, a.state FROM ledger_accounts l \
          JOIN accounts a ON a.id = l.client_account_id WHERE l.client_account_id = $1",
@@ -226,7 +241,10 @@ async fn client_ledger_account(tx: &mut Tx, account: AccountId) -> Result<Ledger
     Ok(LedgerAccount {
         id: row.try_get("id").map_err(StoreError::from)?,
         kind: LedgerAccountKind::Client,
-        currency: currency_of(&row.try_get::<String, _>("currency").map_err(StoreError::from)?)?,
+        currency: currency_of(
+            &row.try_get::<String, _>("currency")
+                .map_err(StoreError::from)?,
+        )?,
         client: Some((
             account,
             AccountState::from_db(&state).ok_or_else(|| corrupt(format!("state {state:?}")))?,
@@ -235,7 +253,11 @@ async fn client_ledger_account(tx: &mut Tx, account: AccountId) -> Result<Ledger
 }
 
 /// The operator's book account of a kind and currency, created on first use.
-async fn book_ledger_account(tx: &mut Tx, kind: LedgerAccountKind, currency: Currency) -> StoreResult<LedgerAccount> {
+async fn book_ledger_account(
+    tx: &mut Tx,
+    kind: LedgerAccountKind,
+    currency: Currency,
+) -> StoreResult<LedgerAccount> {
     let name = kind.book_name(currency);
     sqlx::query(
         "INSERT INTO ledger_accounts (name, kind, currency) VALUES ($1, $2, $3) \
@@ -251,7 +273,12 @@ async fn book_ledger_account(tx: &mut Tx, kind: LedgerAccountKind, currency: Cur
         .fetch_one(&mut **tx)
         .await?
         .try_get("id")?;
-    Ok(LedgerAccount { id, kind, currency, client: None })
+    Ok(LedgerAccount {
+        id,
+        kind,
+        currency,
+        client: None,
+    })
 }
 
 async fn resolve_party(
@@ -296,7 +323,11 @@ fn counters_from_row(row: &DbRow) -> StoreResult<Counters> {
 /// Adds `delta` to an account's counters. For a client account whose debits grow, the
 /// update only happens if the funds are there (checked under the row lock, so concurrent
 /// writers cannot both spend the same money); the table's CHECK is the last line of defence.
-async fn apply_counters(tx: &mut Tx, account: &LedgerAccount, delta: Counters) -> Result<(), LedgerError> {
+async fn apply_counters(
+    tx: &mut Tx,
+    account: &LedgerAccount,
+    delta: Counters,
+) -> Result<(), LedgerError> {
     let guarded = account.kind == LedgerAccountKind::Client;
     let sql = if guarded {
         "UPDATE ledger_accounts SET debits_pending = debits_pending + $2, \
@@ -323,7 +354,8 @@ async fn apply_counters(tx: &mut Tx, account: &LedgerAccount, delta: Counters) -
     }
     let counters = counters_of(tx, account.id).await?;
     Err(LedgerError::InsufficientFunds {
-        needed: Money::new(account.currency, delta.debits_pending + delta.debits_posted).to_string(),
+        needed: Money::new(account.currency, delta.debits_pending + delta.debits_posted)
+            .to_string(),
         available: Money::new(account.currency, counters.available()).to_string(),
     })
 }
@@ -355,35 +387,47 @@ async fn fetch_hold(tx: &mut Tx, hold_id: i64) -> Result<HoldRow, LedgerError> {
         debit_account_id: row.try_get("debit_account_id").map_err(StoreError::from)?,
         credit_account_id: row.try_get("credit_account_id").map_err(StoreError::from)?,
         amount: row.try_get("amount").map_err(StoreError::from)?,
-        currency: currency_of(&row.try_get::<String, _>("currency").map_err(StoreError::from)?)?,
+        currency: currency_of(
+            &row.try_get::<String, _>("currency")
+                .map_err(StoreError::from)?,
+        )?,
         backorder_id: row.try_get("backorder_id").map_err(StoreError::from)?,
     })
 }
 
 async fn ledger_account_by_id(tx: &mut Tx, id: i64) -> StoreResult<LedgerAccount> {
-    let row = sqlx::query("SELECT id, kind, currency, client_account_id FROM ledger_accounts WHERE id = $1")
-        .bind(id)
-        .fetch_one(&mut **tx)
-        .await?;
+    let row = sqlx::query(
+        "SELECT id, kind, currency, client_account_id FROM ledger_accounts WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?;
     let kind: String = row.try_get("kind")?;
     let client: Option<i64> = row.try_get("client_account_id")?;
     Ok(LedgerAccount {
         id,
-        kind: LedgerAccountKind::from_db(&kind).ok_or_else(|| corrupt(format!("ledger kind {kind:?}")))?,
+        kind: LedgerAccountKind::from_db(&kind)
+            .ok_or_else(|| corrupt(format!("ledger kind {kind:?}")))?,
         currency: currency_of(&row.try_get::<String, _>("currency")?)?,
         client: client.map(|c| (AccountId(c), AccountState::Active)),
     })
 }
 
 /// Everything one movement writes, inside the caller's transaction. Returns the transfer id.
-async fn apply_movement(tx: &mut Tx, request: &MovementRequest, now: DateTime<Utc>) -> Result<i64, LedgerError> {
+async fn apply_movement(
+    tx: &mut Tx,
+    request: &MovementRequest,
+    now: DateTime<Utc>,
+) -> Result<i64, LedgerError> {
     let movement = &request.movement;
     let kind = movement.kind();
     let (debit, credit, amount, pending_id, backorder_id, hold_amount) = match *movement {
         Movement::Capture { hold_id, .. } | Movement::Release { hold_id } => {
             let hold = fetch_hold(tx, hold_id).await?;
             let amount = match *movement {
-                Movement::Capture { amount: Some(part), .. } => {
+                Movement::Capture {
+                    amount: Some(part), ..
+                } => {
                     if part.currency != hold.currency {
                         return Err(LedgerError::CurrencyMismatch {
                             expected: hold.currency.code().to_string(),
@@ -403,7 +447,14 @@ async fn apply_movement(tx: &mut Tx, request: &MovementRequest, now: DateTime<Ut
             };
             let debit = ledger_account_by_id(tx, hold.debit_account_id).await?;
             let credit = ledger_account_by_id(tx, hold.credit_account_id).await?;
-            (debit, credit, Money::new(hold.currency, amount), Some(hold_id), hold.backorder_id, hold.amount)
+            (
+                debit,
+                credit,
+                Money::new(hold.currency, amount),
+                Some(hold_id),
+                hold.backorder_id,
+                hold.amount,
+            )
         }
         _ => {
             let (debit_party, credit_party, amount) = movement
@@ -448,12 +499,18 @@ async fn apply_movement(tx: &mut Tx, request: &MovementRequest, now: DateTime<Ut
         Ok(row) => row.try_get("id").map_err(StoreError::from)?,
         // Another transaction resolved the same hold first.
         Err(e) if pending_id.is_some() && is_unique_violation(&e) => {
-            return Err(LedgerError::HoldAlreadyResolved(pending_id.unwrap_or_default()));
+            return Err(LedgerError::HoldAlreadyResolved(
+                pending_id.unwrap_or_default(),
+            ));
         }
         Err(e) => return Err(StoreError::from(e).into()),
     };
     let client = debit.client.or(credit.client).map(|(id, _)| id.0);
-    let memo = if request.memo.is_empty() { String::new() } else { format!(": {}", request.memo) };
+    let memo = if request.memo.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", request.memo)
+    };
     insert_audit(
         tx,
         now,
@@ -467,14 +524,23 @@ async fn apply_movement(tx: &mut Tx, request: &MovementRequest, now: DateTime<Ut
 }
 
 /// The answer remembered for a request id, replayed as the first call's result.
-async fn replay(tx: &mut Tx, remembered: Remembered, request: &MovementRequest) -> Result<Transfer, LedgerError> {
+async fn replay(
+    tx: &mut Tx,
+    remembered: Remembered,
+    request: &MovementRequest,
+) -> Result<Transfer, LedgerError> {
     let fingerprint = request.movement.fingerprint(&request.memo);
     if remembered.operation != "movement" || remembered.fingerprint != fingerprint {
         return Err(LedgerError::IdempotencyConflict(request.request_id.clone()));
     }
     if remembered.outcome == "ok" {
-        let id: i64 = remembered.result_ref.parse().map_err(|_| corrupt("idempotency result"))?;
-        return Ok(fetch_transfer(tx, id).await?.ok_or_else(|| corrupt("remembered transfer missing"))?);
+        let id: i64 = remembered
+            .result_ref
+            .parse()
+            .map_err(|_| corrupt("idempotency result"))?;
+        return Ok(fetch_transfer(tx, id)
+            .await?
+            .ok_or_else(|| corrupt("remembered transfer missing"))?);
     }
     match remembered.error_code.as_str() {
         "insufficient_funds" => {
@@ -482,7 +548,10 @@ async fn replay(tx: &mut Tx, remembered: Remembered, request: &MovementRequest) 
                 .error_message
                 .split_once('|')
                 .ok_or_else(|| corrupt("remembered failure"))?;
-            Err(LedgerError::InsufficientFunds { needed: needed.to_string(), available: available.to_string() })
+            Err(LedgerError::InsufficientFunds {
+                needed: needed.to_string(),
+                available: available.to_string(),
+            })
         }
         other => Err(corrupt(format!("remembered failure code {other:?}")).into()),
     }
@@ -490,7 +559,9 @@ async fn replay(tx: &mut Tx, remembered: Remembered, request: &MovementRequest) 
 
 fn remembered_failure(error: &LedgerError) -> Option<String> {
     match error {
-        LedgerError::InsufficientFunds { needed, available } => Some(format!("{needed}|{available}")),
+        LedgerError::InsufficientFunds { needed, available } => {
+            Some(format!("{needed}|{available}"))
+        }
         _ => None,
     }
 }
@@ -516,13 +587,18 @@ fn key_from_row(row: &DbRow) -> StoreResult<ApiKeyRecord> {
         label: row.try_get("label")?,
         prefix: row.try_get("prefix")?,
         created_at: from_micros(row.try_get("created_at")?),
-        revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(from_micros),
+        revoked_at: row
+            .try_get::<Option<i64>, _>("revoked_at")?
+            .map(from_micros),
     })
 }
 
 async fn insert_key(tx: &mut Tx, key: &NewApiKey, now: DateTime<Utc>) -> StoreResult<ApiKeyRecord> {
-    let row = sqlx::query(concat!("INSERT INTO api_keys (role, account_id, label, prefix, secret_hash, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING ", key_columns!()))
+    let row = sqlx::query(concat!(
+        "INSERT INTO api_keys (role, account_id, label, prefix, secret_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+        key_columns!()
+    ))
     .bind(key.role.as_str())
     .bind(key.account_id.map(|a| a.0))
     .bind(&key.label)
@@ -542,13 +618,19 @@ fn tld_from_row(row: &DbRow) -> StoreResult<Tld> {
     let extensions: String = row.try_get("required_extensions")?;
     let secs = |column: &str| -> StoreResult<std::time::Duration> {
         let value: i64 = row.try_get(column)?;
-        u64::try_from(value).map(std::time::Duration::from_secs).map_err(|_| corrupt(column))
+        u64::try_from(value)
+            .map(std::time::Duration::from_secs)
+            .map_err(|_| corrupt(column))
     };
     Ok(Tld {
         name: TldName::parse(&name).ok_or_else(|| corrupt(format!("tld {name:?}")))?,
         first_come_first_served: row.try_get("first_come_first_served")?,
         third_level_allowed: row.try_get("third_level_allowed")?,
-        required_extensions: extensions.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        required_extensions: extensions
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
         classes: classes
             .split(',')
             .filter(|s| !s.is_empty())
@@ -594,7 +676,8 @@ fn price_from_row(row: &DbRow) -> StoreResult<Price> {
         key: PriceKey {
             tier: PriceTier::parse(&tier).ok_or_else(|| corrupt(format!("tier {tier:?}")))?,
             tld: TldName::parse(&tld).ok_or_else(|| corrupt(format!("tld {tld:?}")))?,
-            class: BackorderClass::from_db(&class).ok_or_else(|| corrupt(format!("class {class:?}")))?,
+            class: BackorderClass::from_db(&class)
+                .ok_or_else(|| corrupt(format!("class {class:?}")))?,
             currency,
         },
         amount: Money::new(currency, row.try_get("amount")?),
@@ -649,12 +732,20 @@ impl Store for SqlStore {
                 if seen.operation != "create_account" || seen.fingerprint != fingerprint {
                     return Ok(AccountCreation::Conflict);
                 }
-                let id: i64 = seen.result_ref.parse().map_err(|_| corrupt("idempotency result"))?;
-                let account = fetch_account(&mut tx, id).await?.ok_or_else(|| corrupt("remembered account missing"))?;
+                let id: i64 = seen
+                    .result_ref
+                    .parse()
+                    .map_err(|_| corrupt("idempotency result"))?;
+                let account = fetch_account(&mut tx, id)
+                    .await?
+                    .ok_or_else(|| corrupt("remembered account missing"))?;
                 return Ok(AccountCreation::Replayed(account));
             }
-            let row = sqlx::query(concat!("INSERT INTO accounts (display_name, currency, price_tier, state, created_at) \
-                 VALUES ($1, $2, $3, 'active', $4) RETURNING ", account_columns!()))
+            let row = sqlx::query(concat!(
+                "INSERT INTO accounts (display_name, currency, price_tier, state, created_at) \
+                 VALUES ($1, $2, $3, 'active', $4) RETURNING ",
+                account_columns!()
+            ))
             .bind(&new.display_name)
             .bind(new.currency.code())
             .bind(new.price_tier.as_str())
@@ -677,12 +768,26 @@ impl Store for SqlStore {
                 actor,
                 Some(account.id.0),
                 None,
-                &format!("account opened in {} at tier {}", account.currency, account.price_tier.as_str()),
+                &format!(
+                    "account opened in {} at tier {}",
+                    account.currency,
+                    account.price_tier.as_str()
+                ),
             )
             .await?;
             if let Some(key) = &idempotency {
                 let id = account.id.to_string();
-                match remember(&mut tx, &key.scope, &key.request_id, "create_account", &fingerprint, Ok(&id), now).await {
+                match remember(
+                    &mut tx,
+                    &key.scope,
+                    &key.request_id,
+                    "create_account",
+                    &fingerprint,
+                    Ok(&id),
+                    now,
+                )
+                .await
+                {
                     Ok(()) => {}
                     Err(e) if is_unique_violation(&e) => continue,
                     Err(e) => return Err(e.into()),
@@ -695,15 +800,23 @@ impl Store for SqlStore {
     }
 
     async fn get_account(&self, id: AccountId) -> StoreResult<Option<Account>> {
-        let row = sqlx::query(concat!("SELECT ", account_columns!(), " FROM accounts WHERE id = $1"))
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM accounts WHERE id = $1"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(account_from_row).transpose()
     }
 
     async fn list_accounts(&self, page: PageRequest<i64>) -> StoreResult<(Vec<Account>, i64)> {
-        let rows = sqlx::query(concat!("SELECT ", account_columns!(), " FROM accounts WHERE id > $1 ORDER BY id LIMIT $2"))
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM accounts WHERE id > $1 ORDER BY id LIMIT $2"
+        ))
         .bind(page.after.unwrap_or(0))
         .bind(limit_of(page.limit))
         .fetch_all(&self.pool)
@@ -712,7 +825,12 @@ impl Store for SqlStore {
             .fetch_one(&self.pool)
             .await?
             .try_get("n")?;
-        Ok((rows.iter().map(account_from_row).collect::<StoreResult<_>>()?, total))
+        Ok((
+            rows.iter()
+                .map(account_from_row)
+                .collect::<StoreResult<_>>()?,
+            total,
+        ))
     }
 
     async fn update_account(
@@ -729,13 +847,15 @@ impl Store for SqlStore {
         let display_name = changes.display_name.unwrap_or(before.display_name.clone());
         let tier = changes.price_tier.unwrap_or(before.price_tier.clone());
         let state = changes.state.unwrap_or(before.state);
-        sqlx::query("UPDATE accounts SET display_name = $2, price_tier = $3, state = $4 WHERE id = $1")
-            .bind(id.0)
-            .bind(&display_name)
-            .bind(tier.as_str())
-            .bind(state.as_str())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE accounts SET display_name = $2, price_tier = $3, state = $4 WHERE id = $1",
+        )
+        .bind(id.0)
+        .bind(&display_name)
+        .bind(tier.as_str())
+        .bind(state.as_str())
+        .execute(&mut *tx)
+        .await?;
         let message = format!(
             "account updated: name {:?} -> {:?}, tier {} -> {}, state {} -> {}",
             before.display_name,
@@ -751,22 +871,40 @@ impl Store for SqlStore {
         Ok(after)
     }
 
-    async fn execute_movement(&self, request: MovementRequest, now: DateTime<Utc>) -> Result<Transfer, LedgerError> {
+    async fn execute_movement(
+        &self,
+        request: MovementRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Transfer, LedgerError> {
         let fingerprint = request.movement.fingerprint(&request.memo);
         for _ in 0..RACE_RETRIES {
             let mut tx = self.begin_write().await.map_err(StoreError::from)?;
-            if let Some(seen) = find_idempotency(&mut tx, &request.scope, &request.request_id).await? {
+            if let Some(seen) =
+                find_idempotency(&mut tx, &request.scope, &request.request_id).await?
+            {
                 return replay(&mut tx, seen, &request).await;
             }
             match apply_movement(&mut tx, &request, now).await {
                 Ok(transfer_id) => {
                     let id = transfer_id.to_string();
-                    match remember(&mut tx, &request.scope, &request.request_id, "movement", &fingerprint, Ok(&id), now).await {
+                    match remember(
+                        &mut tx,
+                        &request.scope,
+                        &request.request_id,
+                        "movement",
+                        &fingerprint,
+                        Ok(&id),
+                        now,
+                    )
+                    .await
+                    {
                         Ok(()) => {}
                         Err(e) if is_unique_violation(&e) => continue,
                         Err(e) => return Err(StoreError::from(e).into()),
                     }
-                    let transfer = fetch_transfer(&mut tx, transfer_id).await?.ok_or_else(|| corrupt("new transfer missing"))?;
+                    let transfer = fetch_transfer(&mut tx, transfer_id)
+                        .await?
+                        .ok_or_else(|| corrupt("new transfer missing"))?;
                     tx.commit().await.map_err(StoreError::from)?;
                     return Ok(transfer);
                 }
@@ -776,7 +914,17 @@ impl Store for SqlStore {
                     };
                     // Nothing was written before the funds check failed except, at most, a
                     // book account created on first use: keeping it is harmless.
-                    match remember(&mut tx, &request.scope, &request.request_id, "movement", &fingerprint, Err((error.code(), &detail)), now).await {
+                    match remember(
+                        &mut tx,
+                        &request.scope,
+                        &request.request_id,
+                        "movement",
+                        &fingerprint,
+                        Err((error.code(), &detail)),
+                        now,
+                    )
+                    .await
+                    {
                         Ok(()) => {}
                         Err(e) if is_unique_violation(&e) => continue,
                         Err(e) => return Err(StoreError::from(e).into()),
@@ -799,7 +947,11 @@ impl Store for SqlStore {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let currency = currency_of(&row.try_get::<String, _>("currency")?)?;
-        Ok(Some(BalanceView::from_counters(account, currency, counters_from_row(&row)?)))
+        Ok(Some(BalanceView::from_counters(
+            account,
+            currency,
+            counters_from_row(&row)?,
+        )))
     }
 
     async fn list_transfers(
@@ -858,7 +1010,8 @@ impl Store for SqlStore {
             Ok(LedgerAccountRow {
                 id: row.try_get("id")?,
                 name: row.try_get("name")?,
-                kind: LedgerAccountKind::from_db(&kind).ok_or_else(|| corrupt(format!("ledger kind {kind:?}")))?,
+                kind: LedgerAccountKind::from_db(&kind)
+                    .ok_or_else(|| corrupt(format!("ledger kind {kind:?}")))?,
                 currency: row.try_get("currency")?,
                 counters: counters_from_row(row)?,
             })
@@ -875,7 +1028,8 @@ impl Store for SqlStore {
             let kind: String = row.try_get("kind")?;
             Ok(JournalEntry {
                 id: row.try_get("id")?,
-                kind: TransferKind::from_db(&kind).ok_or_else(|| corrupt(format!("kind {kind:?}")))?,
+                kind: TransferKind::from_db(&kind)
+                    .ok_or_else(|| corrupt(format!("kind {kind:?}")))?,
                 debit_account_id: row.try_get("debit_account_id")?,
                 credit_account_id: row.try_get("credit_account_id")?,
                 amount: row.try_get("amount")?,
@@ -887,17 +1041,29 @@ impl Store for SqlStore {
         tx.commit().await?;
         // Orders join the snapshot with the lifecycle's tables.
         let orders: Vec<OrderHolds> = Vec::new();
-        Ok(LedgerSnapshot { accounts, journal, orders })
+        Ok(LedgerSnapshot {
+            accounts,
+            journal,
+            orders,
+        })
     }
 
-    async fn insert_api_key(&self, key: NewApiKey, now: DateTime<Utc>) -> StoreResult<ApiKeyRecord> {
+    async fn insert_api_key(
+        &self,
+        key: NewApiKey,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ApiKeyRecord> {
         let mut tx = self.begin_write().await?;
         let record = insert_key(&mut tx, &key, now).await?;
         tx.commit().await?;
         Ok(record)
     }
 
-    async fn insert_first_operator_key(&self, key: NewApiKey, now: DateTime<Utc>) -> StoreResult<Option<ApiKeyRecord>> {
+    async fn insert_first_operator_key(
+        &self,
+        key: NewApiKey,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ApiKeyRecord>> {
         let mut tx = self.begin_write().await?;
         // The meta row makes "first start" a single decision even with several replicas
         // starting at once: only the one that inserts it creates the bootstrap key.
@@ -917,23 +1083,39 @@ impl Store for SqlStore {
     }
 
     async fn find_api_key_by_hash(&self, secret_hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
-        let row = sqlx::query(concat!("SELECT ", key_columns!(), " FROM api_keys WHERE secret_hash = $1"))
-            .bind(secret_hash)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys WHERE secret_hash = $1"
+        ))
+        .bind(secret_hash)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(key_from_row).transpose()
     }
 
     async fn get_api_key(&self, id: i64) -> StoreResult<Option<ApiKeyRecord>> {
-        let row = sqlx::query(concat!("SELECT ", key_columns!(), " FROM api_keys WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(key_from_row).transpose()
     }
 
-    async fn list_api_keys(&self, account: Option<AccountId>, page: PageRequest<i64>) -> StoreResult<Vec<ApiKeyRecord>> {
-        let rows = sqlx::query(concat!("SELECT ", key_columns!(), " FROM api_keys WHERE id > $1 AND ($2 = 0 OR account_id = $2) ORDER BY id LIMIT $3"))
+    async fn list_api_keys(
+        &self,
+        account: Option<AccountId>,
+        page: PageRequest<i64>,
+    ) -> StoreResult<Vec<ApiKeyRecord>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys WHERE id > $1 AND ($2 = 0 OR account_id = $2) ORDER BY id LIMIT $3"
+        ))
         .bind(page.after.unwrap_or(0))
         .bind(account.map_or(0, |a| a.0))
         .bind(limit_of(page.limit))
@@ -942,20 +1124,37 @@ impl Store for SqlStore {
         rows.iter().map(key_from_row).collect()
     }
 
-    async fn revoke_api_key(&self, id: i64, actor: &str, now: DateTime<Utc>) -> StoreResult<Option<ApiKeyRecord>> {
+    async fn revoke_api_key(
+        &self,
+        id: i64,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ApiKeyRecord>> {
         let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
             .bind(id)
             .bind(to_micros(now))
             .execute(&mut *tx)
             .await?;
-        let row = sqlx::query(concat!("SELECT ", key_columns!(), " FROM api_keys WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
         let record = row.as_ref().map(key_from_row).transpose()?;
         if record.is_some() {
-            insert_audit(&mut tx, now, actor, None, None, &format!("api key {id} revoked")).await?;
+            insert_audit(
+                &mut tx,
+                now,
+                actor,
+                None,
+                None,
+                &format!("api key {id} revoked"),
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(record)
@@ -986,8 +1185,14 @@ impl Store for SqlStore {
             .bind(limit_of(page.limit))
             .fetch_all(&self.pool)
             .await?;
-        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM tlds").fetch_one(&self.pool).await?.try_get("n")?;
-        Ok((rows.iter().map(tld_from_row).collect::<StoreResult<_>>()?, total))
+        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM tlds")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        Ok((
+            rows.iter().map(tld_from_row).collect::<StoreResult<_>>()?,
+            total,
+        ))
     }
 
     async fn get_tld(&self, name: &TldName) -> StoreResult<Option<Tld>> {
@@ -1001,12 +1206,25 @@ impl Store for SqlStore {
     async fn upsert_tld(&self, tld: &Tld, actor: &str, now: DateTime<Utc>) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         upsert_tld_in(&mut tx, tld).await?;
-        insert_audit(&mut tx, now, actor, None, None, &format!("catalog: tld {} set to {tld:?}", tld.name.as_str())).await?;
+        insert_audit(
+            &mut tx,
+            now,
+            actor,
+            None,
+            None,
+            &format!("catalog: tld {} set to {tld:?}", tld.name.as_str()),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn delete_tld(&self, name: &TldName, actor: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn delete_tld(
+        &self,
+        name: &TldName,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let deleted = sqlx::query("DELETE FROM tlds WHERE name = $1")
             .bind(name.as_str())
@@ -1014,13 +1232,25 @@ impl Store for SqlStore {
             .await?
             .rows_affected();
         if deleted > 0 {
-            insert_audit(&mut tx, now, actor, None, None, &format!("catalog: tld {} removed", name.as_str())).await?;
+            insert_audit(
+                &mut tx,
+                now,
+                actor,
+                None,
+                None,
+                &format!("catalog: tld {} removed", name.as_str()),
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(deleted > 0)
     }
 
-    async fn list_prices(&self, filter: PriceFilter, page: PageRequest<u32>) -> StoreResult<Vec<Price>> {
+    async fn list_prices(
+        &self,
+        filter: PriceFilter,
+        page: PageRequest<u32>,
+    ) -> StoreResult<Vec<Price>> {
         let rows = sqlx::query(
             "SELECT price_tier, tld, class, currency, amount FROM prices \
              WHERE ($1 = '' OR price_tier = $1) AND ($2 = '' OR tld = $2) AND ($3 = '' OR currency = $3) \
@@ -1065,7 +1295,12 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn delete_price(&self, key: &PriceKey, actor: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn delete_price(
+        &self,
+        key: &PriceKey,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let deleted = sqlx::query("DELETE FROM prices WHERE price_tier = $1 AND tld = $2 AND class = $3 AND currency = $4")
             .bind(key.tier.as_str())
@@ -1089,7 +1324,11 @@ impl Store for SqlStore {
         Ok(deleted > 0)
     }
 
-    async fn list_audit(&self, filter: AuditFilter, page: PageRequest<i64>) -> StoreResult<Vec<AuditEntry>> {
+    async fn list_audit(
+        &self,
+        filter: AuditFilter,
+        page: PageRequest<i64>,
+    ) -> StoreResult<Vec<AuditEntry>> {
         let rows = sqlx::query(
             "SELECT id, at, actor, account_id, backorder_id, domain, old_status, new_status, transfer_id, message \
              FROM audit_log WHERE id > $1 AND ($2 = 0 OR backorder_id = $2) AND ($3 = '' OR domain = $3) \
