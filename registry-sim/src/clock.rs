@@ -107,14 +107,19 @@ mod tests {
     fn parses_modes() {
         assert_eq!("manual".parse::<ClockMode>(), Ok(ClockMode::Manual));
         assert_eq!("system".parse::<ClockMode>(), Ok(ClockMode::System));
-        assert_eq!("accelerated:60".parse::<ClockMode>(), Ok(ClockMode::Accelerated(60.0)));
+        assert_eq!(
+            "accelerated:60".parse::<ClockMode>(),
+            Ok(ClockMode::Accelerated(60.0))
+        );
         assert!("accelerated:0".parse::<ClockMode>().is_err());
         assert!("fast".parse::<ClockMode>().is_err());
     }
 
     #[test]
     fn manual_clock_has_no_time_of_its_own() {
-        let start = DateTime::parse_from_rfc3339("2026-03-02T18:55:00Z").unwrap().with_timezone(&Utc);
+        let start = DateTime::parse_from_rfc3339("2026-03-02T18:55:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let mut clock = VirtualClock::new(ClockMode::Manual);
         clock.anchor(start);
         assert_eq!(clock.now(), None);
@@ -123,7 +128,9 @@ mod tests {
 
     #[test]
     fn accelerated_clock_runs_from_the_start() {
-        let start = DateTime::parse_from_rfc3339("2026-03-02T18:55:00Z").unwrap().with_timezone(&Utc);
+        let start = DateTime::parse_from_rfc3339("2026-03-02T18:55:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let mut clock = VirtualClock::new(ClockMode::Accelerated(1000.0));
         clock.anchor(start);
         std::thread::sleep(std::time::Duration::from_millis(5));

@@ -71,7 +71,8 @@ impl SignedDuration {
         let text = text.trim();
         match text.strip_prefix('-') {
             Some(rest) => SimDuration::parse(rest).map(|d| SignedDuration(-d.get())),
-            None => SimDuration::parse(text.strip_prefix('+').unwrap_or(text)).map(|d| SignedDuration(d.get())),
+            None => SimDuration::parse(text.strip_prefix('+').unwrap_or(text))
+                .map(|d| SignedDuration(d.get())),
         }
     }
 }
@@ -109,24 +110,50 @@ mod tests {
 
     #[test]
     fn parses_every_unit() {
-        assert_eq!(SimDuration::parse("250ms").unwrap().get(), Duration::milliseconds(250));
-        assert_eq!(SimDuration::parse("5s").unwrap().get(), Duration::seconds(5));
-        assert_eq!(SimDuration::parse("10m").unwrap().get(), Duration::minutes(10));
-        assert_eq!(SimDuration::parse("1.5h").unwrap().get(), Duration::minutes(90));
+        assert_eq!(
+            SimDuration::parse("250ms").unwrap().get(),
+            Duration::milliseconds(250)
+        );
+        assert_eq!(
+            SimDuration::parse("5s").unwrap().get(),
+            Duration::seconds(5)
+        );
+        assert_eq!(
+            SimDuration::parse("10m").unwrap().get(),
+            Duration::minutes(10)
+        );
+        assert_eq!(
+            SimDuration::parse("1.5h").unwrap().get(),
+            Duration::minutes(90)
+        );
         assert_eq!(SimDuration::parse("45d").unwrap().get(), Duration::days(45));
     }
 
     #[test]
     fn refuses_missing_or_unknown_units() {
-        assert!(SimDuration::parse("5").unwrap_err().contains("missing unit"));
-        assert!(SimDuration::parse("5x").unwrap_err().contains("unknown unit"));
+        assert!(
+            SimDuration::parse("5")
+                .unwrap_err()
+                .contains("missing unit")
+        );
+        assert!(
+            SimDuration::parse("5x")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
         assert!(SimDuration::parse("-5s").is_err());
-        assert_eq!(SignedDuration::parse("-50ms").unwrap().0, Duration::milliseconds(-50));
+        assert_eq!(
+            SignedDuration::parse("-50ms").unwrap().0,
+            Duration::milliseconds(-50)
+        );
     }
 
     #[test]
     fn parses_times_of_day() {
-        assert_eq!(TimeOfDay::parse("19:00").unwrap().0, NaiveTime::from_hms_opt(19, 0, 0).unwrap());
+        assert_eq!(
+            TimeOfDay::parse("19:00").unwrap().0,
+            NaiveTime::from_hms_opt(19, 0, 0).unwrap()
+        );
         assert!(TimeOfDay::parse("25:00:00").is_err());
     }
 }

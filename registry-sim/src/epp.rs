@@ -22,11 +22,17 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn ok() -> Self {
-        Outcome { code: Code::Ok, message: "Command completed successfully".into() }
+        Outcome {
+            code: Code::Ok,
+            message: "Command completed successfully".into(),
+        }
     }
 
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        Outcome { code, message: message.into() }
+        Outcome {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn is_ok(&self) -> bool {

@@ -50,7 +50,11 @@ pub struct Agenda {
 
 impl Agenda {
     pub fn schedule(&mut self, at: DateTime<Utc>, event: Event) {
-        self.heap.push(Entry { at, seq: self.next_seq, event });
+        self.heap.push(Entry {
+            at,
+            seq: self.next_seq,
+            event,
+        });
         self.next_seq += 1;
     }
 
@@ -79,18 +83,51 @@ mod tests {
 
     #[test]
     fn pops_in_time_order_then_in_scheduling_order() {
-        let t0 = DateTime::parse_from_rfc3339("2026-03-02T19:00:00Z").unwrap().with_timezone(&Utc);
+        let t0 = DateTime::parse_from_rfc3339("2026-03-02T19:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let mut agenda = Agenda::default();
         agenda.schedule(t0 + Duration::milliseconds(20), Event::Release(1));
-        agenda.schedule(t0 + Duration::milliseconds(10), Event::RivalCreate { domain: 1, session: 0 });
-        agenda.schedule(t0 + Duration::milliseconds(10), Event::RivalCreate { domain: 1, session: 1 });
+        agenda.schedule(
+            t0 + Duration::milliseconds(10),
+            Event::RivalCreate {
+                domain: 1,
+                session: 0,
+            },
+        );
+        agenda.schedule(
+            t0 + Duration::milliseconds(10),
+            Event::RivalCreate {
+                domain: 1,
+                session: 1,
+            },
+        );
         agenda.schedule(t0, Event::Release(2));
-        assert_eq!(agenda.pop_due(t0 + Duration::milliseconds(15)), Some((t0, Event::Release(2))));
+        assert_eq!(
+            agenda.pop_due(t0 + Duration::milliseconds(15)),
+            Some((t0, Event::Release(2)))
+        );
         let second = agenda.pop_due(t0 + Duration::milliseconds(15)).unwrap().1;
         let third = agenda.pop_due(t0 + Duration::milliseconds(15)).unwrap().1;
-        assert_eq!(second, Event::RivalCreate { domain: 1, session: 0 });
-        assert_eq!(third, Event::RivalCreate { domain: 1, session: 1 });
-        assert_eq!(agenda.pop_due(t0 + Duration::milliseconds(15)), None, "not due yet");
+        assert_eq!(
+            second,
+            Event::RivalCreate {
+                domain: 1,
+                session: 0
+            }
+        );
+        assert_eq!(
+            third,
+            Event::RivalCreate {
+                domain: 1,
+                session: 1
+            }
+        );
+        assert_eq!(
+            agenda.pop_due(t0 + Duration::milliseconds(15)),
+            None,
+            "not due yet"
+        );
         assert_eq!(agenda.len(), 1);
     }
 }

@@ -48,7 +48,7 @@ pub struct Page {
 }
 
 fn selected(tlds: &[String], entry: &Entry) -> bool {
-    tlds.is_empty() || tlds.iter().any(|t| *t == entry.tld)
+    tlds.is_empty() || tlds.contains(&entry.tld)
 }
 
 impl Feed {
@@ -74,7 +74,12 @@ impl Feed {
 
     fn log(&mut self, kind: ChangeKind, entry: Entry, time: DateTime<Utc>) {
         let sequence = self.sequence() + 1;
-        self.log.push(Change { sequence, kind, entry, time });
+        self.log.push(Change {
+            sequence,
+            kind,
+            entry,
+            time,
+        });
     }
 
     pub fn add(&mut self, entry: Entry, time: DateTime<Utc>) {
@@ -101,7 +106,14 @@ impl Feed {
         let after = if token.is_empty() {
             None
         } else {
-            Some(token.strip_prefix("p").and_then(|p| p.parse::<u64>().ok()).ok_or_else(|| format!("page_token `{token}` is not a token this feed issued"))?)
+            Some(
+                token
+                    .strip_prefix("p")
+                    .and_then(|p| p.parse::<u64>().ok())
+                    .ok_or_else(|| {
+                        format!("page_token `{token}` is not a token this feed issued")
+                    })?,
+            )
         };
         let start = after.map(|a| a + 1).unwrap_or(0);
         let mut entries = Vec::new();
@@ -115,16 +127,32 @@ impl Feed {
                 last = Some(*position);
             }
         }
-        let more = last.is_some_and(|l| self.entries.range(l + 1..).any(|(_, e)| selected(tlds, e)));
-        let next_token = if more { format!("p{}", last.unwrap_or_default()) } else { String::new() };
+        let more =
+            last.is_some_and(|l| self.entries.range(l + 1..).any(|(_, e)| selected(tlds, e)));
+        let next_token = if more {
+            format!("p{}", last.unwrap_or_default())
+        } else {
+            String::new()
+        };
         let total = self.entries.values().filter(|e| selected(tlds, e)).count();
-        Ok(Page { entries, next_token, total })
+        Ok(Page {
+            entries,
+            next_token,
+            total,
+        })
     }
 
     /// Changes with a sequence above `after`, at most `limit` of them, filtered by TLD.
     pub fn changes_after(&self, after: i64, tlds: &[String], limit: usize) -> Vec<Change> {
-        let start = usize::try_from(after.max(0)).unwrap_or(usize::MAX).min(self.log.len());
-        self.log[start..].iter().filter(|c| selected(tlds, &c.entry)).take(limit).cloned().collect()
+        let start = usize::try_from(after.max(0))
+            .unwrap_or(usize::MAX)
+            .min(self.log.len());
+        self.log[start..]
+            .iter()
+            .filter(|c| selected(tlds, &c.entry))
+            .take(limit)
+            .cloned()
+            .collect()
     }
 
     /// The list as HEXONET publishes it: `domain;YYYY-MM-DD HH:MM:SS`, one a line.
@@ -133,7 +161,13 @@ impl Feed {
         for entry in self.entries.values().filter(|e| selected(tlds, e)) {
             out.push_str(&entry.domain);
             out.push(';');
-            out.push_str(&entry.reveal.drop_time.format("%Y-%m-%d %H:%M:%S").to_string());
+            out.push_str(
+                &entry
+                    .reveal
+                    .drop_time
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string(),
+            );
             out.push('\n');
         }
         out
@@ -146,8 +180,18 @@ mod tests {
     use crate::schedule::Precision;
 
     fn entry(domain: &str, tld: &str) -> Entry {
-        let at = DateTime::parse_from_rfc3339("2026-03-02T19:00:00Z").unwrap().with_timezone(&Utc);
-        Entry { domain: domain.into(), tld: tld.into(), reveal: Reveal { drop_time: at, window_end: at, precision: Precision::Exact } }
+        let at = DateTime::parse_from_rfc3339("2026-03-02T19:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        Entry {
+            domain: domain.into(),
+            tld: tld.into(),
+            reveal: Reveal {
+                drop_time: at,
+                window_end: at,
+                precision: Precision::Exact,
+            },
+        }
     }
 
     #[test]
@@ -159,11 +203,25 @@ mod tests {
         }
         let com = vec!["com".to_string()];
         let first = feed.page(&com, "", 2).unwrap();
-        assert_eq!(first.entries.iter().map(|e| e.domain.as_str()).collect::<Vec<_>>(), ["a.com", "c.com"]);
+        assert_eq!(
+            first
+                .entries
+                .iter()
+                .map(|e| e.domain.as_str())
+                .collect::<Vec<_>>(),
+            ["a.com", "c.com"]
+        );
         assert_eq!(first.total, 4);
         feed.take("c.com", ChangeKind::Removed, now);
         let second = feed.page(&com, &first.next_token, 2).unwrap();
-        assert_eq!(second.entries.iter().map(|e| e.domain.as_str()).collect::<Vec<_>>(), ["d.com", "e.com"]);
+        assert_eq!(
+            second
+                .entries
+                .iter()
+                .map(|e| e.domain.as_str())
+                .collect::<Vec<_>>(),
+            ["d.com", "e.com"]
+        );
         assert_eq!(second.next_token, "");
         assert!(feed.page(&com, "garbage", 2).is_err());
     }
@@ -179,7 +237,10 @@ mod tests {
         feed.take("a.com", ChangeKind::Dropped, now);
         let changes = feed.changes_after(mark, &[], 10);
         assert_eq!(changes.len(), 1, "a name leaves the list once");
-        assert_eq!((changes[0].sequence, changes[0].kind), (3, ChangeKind::Dropped));
+        assert_eq!(
+            (changes[0].sequence, changes[0].kind),
+            (3, ChangeKind::Dropped)
+        );
         assert_eq!(feed.csv(&[]), "b.com;2026-03-02 19:00:00\n");
     }
 }

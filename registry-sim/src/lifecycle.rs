@@ -57,13 +57,22 @@ mod tests {
 
     #[test]
     fn rgp_statuses_follow_rfc_3915() {
-        let t = DateTime::parse_from_rfc3339("2026-03-02T19:00:00Z").unwrap().with_timezone(&Utc);
-        assert_eq!(State::Registered.rgp_status(t, t + Duration::days(1)), "addPeriod");
+        let t = DateTime::parse_from_rfc3339("2026-03-02T19:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            State::Registered.rgp_status(t, t + Duration::days(1)),
+            "addPeriod"
+        );
         assert_eq!(State::Registered.rgp_status(t, t + Duration::days(6)), "");
         assert_eq!(State::AutoRenewGrace.rgp_status(t, t), "autoRenewPeriod");
         assert_eq!(State::Redemption.rgp_status(t, t), "redemptionPeriod");
         assert_eq!(State::PendingDelete.rgp_status(t, t), "pendingDelete");
-        assert!(State::Redemption.listed() && State::PendingDelete.listed() && !State::Registered.listed());
+        assert!(
+            State::Redemption.listed()
+                && State::PendingDelete.listed()
+                && !State::Registered.listed()
+        );
         assert!(!State::Available.exists());
     }
 }

@@ -23,8 +23,15 @@ pub enum Refusal {
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Refusal::Penalized { until } => write!(f, "session penalized until {} for creating a name that exists", until.to_rfc3339()),
-            Refusal::RateExceeded { per_second } => write!(f, "more than {per_second} creates per second on this session"),
+            Refusal::Penalized { until } => write!(
+                f,
+                "session penalized until {} for creating a name that exists",
+                until.to_rfc3339()
+            ),
+            Refusal::RateExceeded { per_second } => write!(
+                f,
+                "more than {per_second} creates per second on this session"
+            ),
         }
     }
 }
@@ -38,7 +45,11 @@ impl SessionRate {
         {
             return Err(Refusal::Penalized { until });
         }
-        while self.recent.front().is_some_and(|t| *t <= at - Duration::seconds(1)) {
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| *t <= at - Duration::seconds(1))
+        {
             self.recent.pop_front();
         }
         if self.recent.len() >= per_second as usize {
@@ -60,7 +71,10 @@ mod tests {
     use super::*;
 
     fn t(ms: i64) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-03-02T19:00:00Z").unwrap().with_timezone(&Utc) + Duration::milliseconds(ms)
+        DateTime::parse_from_rfc3339("2026-03-02T19:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+            + Duration::milliseconds(ms)
     }
 
     #[test]
@@ -68,15 +82,24 @@ mod tests {
         let mut rate = SessionRate::default();
         assert!(rate.admit(t(0), 2).is_ok());
         assert!(rate.admit(t(100), 2).is_ok());
-        assert_eq!(rate.admit(t(999), 2), Err(Refusal::RateExceeded { per_second: 2 }));
-        assert!(rate.admit(t(1000), 2).is_ok(), "the first create left the window");
+        assert_eq!(
+            rate.admit(t(999), 2),
+            Err(Refusal::RateExceeded { per_second: 2 })
+        );
+        assert!(
+            rate.admit(t(1000), 2).is_ok(),
+            "the first create left the window"
+        );
     }
 
     #[test]
     fn penalty_blocks_until_it_ends() {
         let mut rate = SessionRate::default();
         rate.penalize(t(0), Duration::milliseconds(200));
-        assert_eq!(rate.admit(t(199), 5), Err(Refusal::Penalized { until: t(200) }));
+        assert_eq!(
+            rate.admit(t(199), 5),
+            Err(Refusal::Penalized { until: t(200) })
+        );
         assert!(rate.admit(t(200), 5).is_ok());
     }
 }

@@ -8,7 +8,11 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "registry-sim", version, about = "A domain registry simulator for drop day")]
+#[command(
+    name = "registry-sim",
+    version,
+    about = "A domain registry simulator for drop day"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -42,7 +46,9 @@ enum Command {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .init();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -58,16 +64,35 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check { scenario } => {
             let s = Scenario::load(&scenario)?;
             let names: usize = s.tlds.iter().map(|t| t.names).sum();
-            println!("{}: ok ({} TLDs, {names} names, {} registrars, {} rivals, seed {})", s.name, s.tlds.len(), s.registrars.len(), s.rivals.len(), s.seed);
+            println!(
+                "{}: ok ({} TLDs, {names} names, {} registrars, {} rivals, seed {})",
+                s.name,
+                s.tlds.len(),
+                s.registrars.len(),
+                s.rivals.len(),
+                s.seed
+            );
             Ok(())
         }
-        Command::Serve { scenario, seed, clock, listen, ack_timeout } => {
+        Command::Serve {
+            scenario,
+            seed,
+            clock,
+            listen,
+            ack_timeout,
+        } => {
             let scenario = Scenario::load(&scenario)?;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .with_context(|| format!("binding {listen}"))?;
                 tracing::info!(scenario = %scenario.name, %clock, "starting");
-                let options = SimOptions { clock, seed, ack_timeout: std::time::Duration::from_secs(ack_timeout) };
+                let options = SimOptions {
+                    clock,
+                    seed,
+                    ack_timeout: std::time::Duration::from_secs(ack_timeout),
+                };
                 let sim = Sim::new(scenario, options);
                 registry_sim::run(listener, sim, shutdown_signal()).await
             })

@@ -38,7 +38,9 @@ impl DomainName {
         }
         let tld = labels[labels.len() - 1];
         if !tld.bytes().all(|b| b.is_ascii_alphabetic()) && !tld.starts_with("xn--") {
-            return Err(SyntaxError(format!("`{input}`: TLD `{tld}` is not alphabetic")));
+            return Err(SyntaxError(format!(
+                "`{input}`: TLD `{tld}` is not alphabetic"
+            )));
         }
         Ok(DomainName { ascii })
     }
@@ -54,7 +56,10 @@ impl DomainName {
 
     /// Everything right of the leftmost label (`com`, `co.uk`).
     pub fn zone(&self) -> &str {
-        self.ascii.split_once('.').map(|(_, z)| z).unwrap_or_default()
+        self.ascii
+            .split_once('.')
+            .map(|(_, z)| z)
+            .unwrap_or_default()
     }
 
     pub fn tld(&self) -> &str {
@@ -79,8 +84,13 @@ fn check_label(label: &str) -> Result<(), String> {
     if label.len() > 63 {
         return Err(format!("label `{label}` is longer than 63 octets"));
     }
-    if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        return Err(format!("label `{label}` has characters other than letters, digits and hyphens"));
+    if !label
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(format!(
+            "label `{label}` has characters other than letters, digits and hyphens"
+        ));
     }
     if label.starts_with('-') || label.ends_with('-') {
         return Err(format!("label `{label}` starts or ends with a hyphen"));
@@ -143,7 +153,10 @@ pub fn score(unicode_label: &str, length: usize, digits: usize, hyphens: usize, 
         11..=14 => 4,
         _ => 2,
     };
-    let letters: String = unicode_label.chars().filter(|c| c.is_alphabetic()).collect();
+    let letters: String = unicode_label
+        .chars()
+        .filter(|c| c.is_alphabetic())
+        .collect();
     if crate::population::is_word(&letters) {
         points += 2;
     } else if crate::population::is_two_words(&letters) {
@@ -186,7 +199,16 @@ mod tests {
 
     #[test]
     fn refuses_bad_syntax() {
-        for bad in ["", "com", "-abc.com", "abc-.com", "a_b.com", "ab--cd.com", "a..com", "abc.c0m"] {
+        for bad in [
+            "",
+            "com",
+            "-abc.com",
+            "abc-.com",
+            "a_b.com",
+            "ab--cd.com",
+            "a..com",
+            "abc.c0m",
+        ] {
             assert!(DomainName::parse(bad).is_err(), "{bad} should be refused");
         }
         let long = format!("{}.com", "a".repeat(64));

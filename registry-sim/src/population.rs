@@ -9,34 +9,48 @@ use std::collections::HashSet;
 /// Common English words: enough variety for realistic-looking drop lists.
 pub const WORDS: &[&str] = &[
     "able", "acid", "aero", "agent", "alpha", "amber", "anchor", "apex", "apple", "arc", "art",
-    "atlas", "aura", "auto", "axis", "baby", "bank", "base", "bay", "beach", "bear", "bee",
-    "bell", "best", "bike", "bird", "blue", "boat", "bold", "book", "box", "brand", "bread",
-    "brick", "bright", "buy", "cab", "cafe", "cake", "camp", "car", "card", "care", "cash",
-    "cat", "cloud", "club", "coach", "code", "coin", "cool", "core", "craft", "crew", "cube",
-    "cyber", "daily", "data", "deal", "deep", "delta", "desk", "dial", "diet", "dog", "door",
-    "dream", "drive", "drop", "eagle", "earth", "east", "easy", "echo", "eco", "edge", "elite",
-    "energy", "epic", "euro", "event", "expert", "express", "fair", "farm", "fast", "film",
-    "fire", "first", "fish", "fit", "flash", "flex", "flow", "fly", "food", "forest", "fox",
-    "free", "fresh", "fun", "fund", "game", "garden", "gear", "gift", "global", "go", "gold",
-    "golf", "good", "green", "grid", "group", "grow", "guide", "hair", "happy", "harbor",
-    "health", "heart", "hero", "hill", "home", "hope", "host", "hotel", "house", "hub", "idea",
-    "ink", "iron", "jet", "job", "joy", "key", "kid", "king", "lab", "lake", "land", "law",
-    "leaf", "life", "light", "line", "link", "lion", "live", "local", "logic", "loop", "love",
-    "lucky", "magic", "mail", "map", "market", "max", "media", "metro", "mind", "mint", "mobile",
-    "money", "moon", "motor", "music", "nano", "net", "new", "next", "nova", "oak", "ocean",
-    "one", "open", "orbit", "pay", "peak", "pet", "photo", "pixel", "pizza", "plan", "play",
-    "plus", "point", "power", "prime", "pro", "pure", "quest", "quick", "radio", "rain", "red",
-    "rent", "river", "road", "rock", "royal", "run", "safe", "sail", "sale", "sea", "secure",
-    "shop", "sky", "smart", "snap", "solar", "sound", "space", "spark", "sport", "star",
-    "stone", "store", "studio", "sun", "super", "swift", "tech", "tree", "trip", "true",
-    "trust", "urban", "vibe", "view", "villa", "vision", "vita", "wave", "web", "well", "west",
-    "wild", "wind", "wine", "wise", "wolf", "wood", "work", "world", "yoga", "zen", "zone",
+    "atlas", "aura", "auto", "axis", "baby", "bank", "base", "bay", "beach", "bear", "bee", "bell",
+    "best", "bike", "bird", "blue", "boat", "bold", "book", "box", "brand", "bread", "brick",
+    "bright", "buy", "cab", "cafe", "cake", "camp", "car", "card", "care", "cash", "cat", "cloud",
+    "club", "coach", "code", "coin", "cool", "core", "craft", "crew", "cube", "cyber", "daily",
+    "data", "deal", "deep", "delta", "desk", "dial", "diet", "dog", "door", "dream", "drive",
+    "drop", "eagle", "earth", "east", "easy", "echo", "eco", "edge", "elite", "energy", "epic",
+    "euro", "event", "expert", "express", "fair", "farm", "fast", "film", "fire", "first", "fish",
+    "fit", "flash", "flex", "flow", "fly", "food", "forest", "fox", "free", "fresh", "fun", "fund",
+    "game", "garden", "gear", "gift", "global", "go", "gold", "golf", "good", "green", "grid",
+    "group", "grow", "guide", "hair", "happy", "harbor", "health", "heart", "hero", "hill", "home",
+    "hope", "host", "hotel", "house", "hub", "idea", "ink", "iron", "jet", "job", "joy", "key",
+    "kid", "king", "lab", "lake", "land", "law", "leaf", "life", "light", "line", "link", "lion",
+    "live", "local", "logic", "loop", "love", "lucky", "magic", "mail", "map", "market", "max",
+    "media", "metro", "mind", "mint", "mobile", "money", "moon", "motor", "music", "nano", "net",
+    "new", "next", "nova", "oak", "ocean", "one", "open", "orbit", "pay", "peak", "pet", "photo",
+    "pixel", "pizza", "plan", "play", "plus", "point", "power", "prime", "pro", "pure", "quest",
+    "quick", "radio", "rain", "red", "rent", "river", "road", "rock", "royal", "run", "safe",
+    "sail", "sale", "sea", "secure", "shop", "sky", "smart", "snap", "solar", "sound", "space",
+    "spark", "sport", "star", "stone", "store", "studio", "sun", "super", "swift", "tech", "tree",
+    "trip", "true", "trust", "urban", "vibe", "view", "villa", "vision", "vita", "wave", "web",
+    "well", "west", "wild", "wind", "wine", "wise", "wolf", "wood", "work", "world", "yoga", "zen",
+    "zone",
 ];
 
 /// Unicode stems for IDN labels (Latin letters with diacritics, common on real lists).
 const IDN_STEMS: &[&str] = &[
-    "bücher", "café", "münchen", "straßen", "élan", "søren", "garçon", "jalapeño", "über",
-    "crème", "fjärd", "smörgås", "niño", "räksmörgås", "pâtisserie", "zürich",
+    "bücher",
+    "café",
+    "münchen",
+    "straßen",
+    "élan",
+    "søren",
+    "garçon",
+    "jalapeño",
+    "über",
+    "crème",
+    "fjärd",
+    "smörgås",
+    "niño",
+    "räksmörgås",
+    "pâtisserie",
+    "zürich",
 ];
 
 pub fn is_word(text: &str) -> bool {
@@ -74,7 +88,12 @@ impl Default for NameShape {
 }
 
 /// Draws unique A-labels. `taken` spans every zone so that the same label rarely repeats.
-pub fn generate_labels<R: Rng>(rng: &mut R, shape: &NameShape, count: usize, taken: &mut HashSet<String>) -> Vec<String> {
+pub fn generate_labels<R: Rng>(
+    rng: &mut R,
+    shape: &NameShape,
+    count: usize,
+    taken: &mut HashSet<String>,
+) -> Vec<String> {
     let mut labels = Vec::with_capacity(count);
     while labels.len() < count {
         let mut label = draw_label(rng, shape);
@@ -157,21 +176,43 @@ mod tests {
 
     #[test]
     fn word_list_is_sorted_for_binary_search() {
-        assert!(WORDS.windows(2).all(|w| w[0] < w[1]), "WORDS must stay sorted and unique");
+        assert!(
+            WORDS.windows(2).all(|w| w[0] < w[1]),
+            "WORDS must stay sorted and unique"
+        );
         assert!(is_word("garden"));
         assert!(is_two_words("gardenhub"));
     }
 
     #[test]
     fn same_seed_same_labels_within_shape() {
-        let shape = NameShape { min_length: 3, max_length: 12, idn_share: 0.2, ..NameShape::default() };
-        let a = generate_labels(&mut crate::rng::derive(1, &[b"t"]), &shape, 300, &mut HashSet::new());
-        let b = generate_labels(&mut crate::rng::derive(1, &[b"t"]), &shape, 300, &mut HashSet::new());
+        let shape = NameShape {
+            min_length: 3,
+            max_length: 12,
+            idn_share: 0.2,
+            ..NameShape::default()
+        };
+        let a = generate_labels(
+            &mut crate::rng::derive(1, &[b"t"]),
+            &shape,
+            300,
+            &mut HashSet::new(),
+        );
+        let b = generate_labels(
+            &mut crate::rng::derive(1, &[b"t"]),
+            &shape,
+            300,
+            &mut HashSet::new(),
+        );
         assert_eq!(a, b);
         assert_eq!(a.iter().collect::<HashSet<_>>().len(), 300);
         for label in &a {
             let f = LabelFeatures::of(label);
-            assert!((3..=12).contains(&f.length), "{label} has length {}", f.length);
+            assert!(
+                (3..=12).contains(&f.length),
+                "{label} has length {}",
+                f.length
+            );
         }
         assert!(a.iter().any(|l| l.starts_with("xn--")));
         assert!(a.iter().any(|l| l.bytes().any(|b| b.is_ascii_digit())));

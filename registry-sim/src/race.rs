@@ -49,10 +49,21 @@ pub struct Race {
 
 impl Race {
     pub fn new(domain: String, release: DateTime<Utc>) -> Self {
-        Race { domain, release, winner: None, catchers: BTreeMap::new() }
+        Race {
+            domain,
+            release,
+            winner: None,
+            catchers: BTreeMap::new(),
+        }
     }
 
-    pub fn record(&mut self, catcher: &str, registrar: &str, at: DateTime<Utc>, outcome: AttemptOutcome) {
+    pub fn record(
+        &mut self,
+        catcher: &str,
+        registrar: &str,
+        at: DateTime<Utc>,
+        outcome: AttemptOutcome,
+    ) {
         let entry = self.catchers.entry(catcher.to_string()).or_default();
         entry.attempts += 1;
         match outcome {
@@ -61,11 +72,17 @@ impl Race {
             AttemptOutcome::Lost | AttemptOutcome::Won => {}
         }
         // Only creates the registry actually weighed compete; refused ones never could have won.
-        if matches!(outcome, AttemptOutcome::Lost | AttemptOutcome::Won) && entry.first_after_release.is_none() {
+        if matches!(outcome, AttemptOutcome::Lost | AttemptOutcome::Won)
+            && entry.first_after_release.is_none()
+        {
             entry.first_after_release = Some(at);
         }
         if outcome == AttemptOutcome::Won {
-            self.winner = Some(Win { catcher: catcher.into(), registrar: registrar.into(), at });
+            self.winner = Some(Win {
+                catcher: catcher.into(),
+                registrar: registrar.into(),
+                at,
+            });
         }
     }
 
@@ -83,10 +100,35 @@ impl Race {
 
     /// One line of the textual race log, stable byte for byte for equal races.
     pub fn log_line(&self) -> String {
-        let winner = self.winner.as_ref().map(|w| format!("{}/{}@{}", w.catcher, w.registrar, w.at.format("%H:%M:%S%.6f"))).unwrap_or_else(|| "-".into());
-        let margin = self.winning_margin().map(|m| format!("{}us", m.num_microseconds().unwrap_or(0))).unwrap_or_else(|| "-".into());
-        let attempts: Vec<String> = self.catchers.iter().map(|(c, a)| format!("{c}:{}/{}/{}", a.attempts, a.early, a.limited)).collect();
-        format!("{};{};{};{};{}", self.release.format("%Y-%m-%d %H:%M:%S%.6f"), self.domain, winner, margin, attempts.join(","))
+        let winner = self
+            .winner
+            .as_ref()
+            .map(|w| {
+                format!(
+                    "{}/{}@{}",
+                    w.catcher,
+                    w.registrar,
+                    w.at.format("%H:%M:%S%.6f")
+                )
+            })
+            .unwrap_or_else(|| "-".into());
+        let margin = self
+            .winning_margin()
+            .map(|m| format!("{}us", m.num_microseconds().unwrap_or(0)))
+            .unwrap_or_else(|| "-".into());
+        let attempts: Vec<String> = self
+            .catchers
+            .iter()
+            .map(|(c, a)| format!("{c}:{}/{}/{}", a.attempts, a.early, a.limited))
+            .collect();
+        format!(
+            "{};{};{};{};{}",
+            self.release.format("%Y-%m-%d %H:%M:%S%.6f"),
+            self.domain,
+            winner,
+            margin,
+            attempts.join(",")
+        )
     }
 }
 
@@ -95,7 +137,10 @@ mod tests {
     use super::*;
 
     fn t(ms: i64) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-03-02T19:00:00Z").unwrap().with_timezone(&Utc) + Duration::milliseconds(ms)
+        DateTime::parse_from_rfc3339("2026-03-02T19:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+            + Duration::milliseconds(ms)
     }
 
     #[test]
@@ -109,7 +154,10 @@ mod tests {
         assert_eq!(race.winner.as_ref().unwrap().catcher, "ours");
         assert_eq!(race.winning_margin(), Some(Duration::milliseconds(13)));
         let sniper = &race.catchers["sniper"];
-        assert_eq!((sniper.attempts, sniper.early, sniper.first_after_release), (2, 1, Some(t(25))));
+        assert_eq!(
+            (sniper.attempts, sniper.early, sniper.first_after_release),
+            (2, 1, Some(t(25)))
+        );
         assert_eq!(race.catchers["ours"].attempts, 2);
     }
 

@@ -11,10 +11,19 @@ use rand::Rng;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Latency {
     Fixed(Duration),
-    Uniform { min: Duration, max: Duration },
-    Normal { mean: Duration, stddev: Duration },
+    Uniform {
+        min: Duration,
+        max: Duration,
+    },
+    Normal {
+        mean: Duration,
+        stddev: Duration,
+    },
     /// Long-tailed, like real networks: `median * exp(sigma * z)`.
-    LogNormal { median: Duration, sigma: f64 },
+    LogNormal {
+        median: Duration,
+        sigma: f64,
+    },
 }
 
 fn standard_normal<R: Rng>(rng: &mut R) -> f64 {
@@ -34,10 +43,18 @@ impl Latency {
             Latency::Fixed(d) => micros(*d),
             Latency::Uniform { min, max } => {
                 let (lo, hi) = (micros(*min), micros(*max));
-                if hi > lo { rng.random_range(lo..hi) } else { lo }
+                if hi > lo {
+                    rng.random_range(lo..hi)
+                } else {
+                    lo
+                }
             }
-            Latency::Normal { mean, stddev } => micros(*mean) + micros(*stddev) * standard_normal(rng),
-            Latency::LogNormal { median, sigma } => micros(*median) * (sigma * standard_normal(rng)).exp(),
+            Latency::Normal { mean, stddev } => {
+                micros(*mean) + micros(*stddev) * standard_normal(rng)
+            }
+            Latency::LogNormal { median, sigma } => {
+                micros(*median) * (sigma * standard_normal(rng)).exp()
+            }
         };
         // A create cannot arrive before it was sent.
         Duration::microseconds(us.max(0.0).round() as i64)
@@ -61,7 +78,16 @@ pub struct Interest {
 
 impl Default for Interest {
     fn default() -> Self {
-        Interest { tlds: Vec::new(), min_length: 1, max_length: 63, min_score: 1, digits: true, hyphens: true, idns: true, share: 1.0 }
+        Interest {
+            tlds: Vec::new(),
+            min_length: 1,
+            max_length: 63,
+            min_score: 1,
+            digits: true,
+            hyphens: true,
+            idns: true,
+            share: 1.0,
+        }
     }
 }
 
@@ -83,7 +109,11 @@ impl Interest {
 pub enum Strategy {
     /// Watches the registry every `interval` (phase unknown to the registry), and once it sees
     /// the name released fires `attempts` creates `spacing` apart.
-    Poll { interval: Duration, attempts: u32, spacing: Duration },
+    Poll {
+        interval: Duration,
+        attempts: u32,
+        spacing: Duration,
+    },
     /// Fires at fixed offsets from the list's published drop time, whatever the real release.
     Scheduled { offsets: Vec<Duration> },
 }
@@ -93,19 +123,35 @@ impl Strategy {
     pub fn earliest_offset(&self) -> Duration {
         match self {
             Strategy::Poll { .. } => Duration::zero(),
-            Strategy::Scheduled { offsets } => offsets.iter().copied().min().unwrap_or_default().min(Duration::zero()),
+            Strategy::Scheduled { offsets } => offsets
+                .iter()
+                .copied()
+                .min()
+                .unwrap_or_default()
+                .min(Duration::zero()),
         }
     }
 
     /// Fire times for one name.
-    fn fire_times<R: Rng>(&self, release: DateTime<Utc>, reveal: &Reveal, rng: &mut R) -> Vec<DateTime<Utc>> {
+    fn fire_times<R: Rng>(
+        &self,
+        release: DateTime<Utc>,
+        reveal: &Reveal,
+        rng: &mut R,
+    ) -> Vec<DateTime<Utc>> {
         match self {
-            Strategy::Poll { interval, attempts, spacing } => {
+            Strategy::Poll {
+                interval,
+                attempts,
+                spacing,
+            } => {
                 let phase_us = interval.num_microseconds().unwrap_or(0).max(1);
                 let seen = release + Duration::microseconds(rng.random_range(0..phase_us));
                 (0..*attempts).map(|k| seen + *spacing * k as i32).collect()
             }
-            Strategy::Scheduled { offsets } => offsets.iter().map(|o| reveal.drop_time + *o).collect(),
+            Strategy::Scheduled { offsets } => {
+                offsets.iter().map(|o| reveal.drop_time + *o).collect()
+            }
         }
     }
 }
@@ -138,7 +184,14 @@ impl Rival {
 
     /// The rival's creates for one dropping name, or none if it does not chase the name.
     /// `rng` must be this (rival, name)'s own stream so that the plan is reproducible.
-    pub fn plan<R: Rng>(&self, tld: &str, features: &LabelFeatures, release: DateTime<Utc>, reveal: &Reveal, rng: &mut R) -> Vec<PlannedCreate> {
+    pub fn plan<R: Rng>(
+        &self,
+        tld: &str,
+        features: &LabelFeatures,
+        release: DateTime<Utc>,
+        reveal: &Reveal,
+        rng: &mut R,
+    ) -> Vec<PlannedCreate> {
         if self.session_count() == 0 || !self.interest.wants(tld, features, rng) {
             return Vec::new();
         }
@@ -172,12 +225,20 @@ mod tests {
     use crate::schedule::Precision;
 
     fn release() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-03-02T19:00:10Z").unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2026-03-02T19:00:10Z")
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn reveal() -> Reveal {
-        let start = DateTime::parse_from_rfc3339("2026-03-02T19:00:00Z").unwrap().with_timezone(&Utc);
-        Reveal { drop_time: start, window_end: start + Duration::hours(1), precision: Precision::Window }
+        let start = DateTime::parse_from_rfc3339("2026-03-02T19:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        Reveal {
+            drop_time: start,
+            window_end: start + Duration::hours(1),
+            precision: Precision::Window,
+        }
     }
 
     fn rival(strategy: Strategy) -> Rival {
@@ -186,7 +247,10 @@ mod tests {
             accreditations: vec!["r-1".into(), "r-2".into()],
             sessions_per_accreditation: 2,
             creates_per_second: 10,
-            latency: Latency::Uniform { min: Duration::milliseconds(10), max: Duration::milliseconds(30) },
+            latency: Latency::Uniform {
+                min: Duration::milliseconds(10),
+                max: Duration::milliseconds(30),
+            },
             interest: Interest::default(),
             strategy,
         }
@@ -195,9 +259,18 @@ mod tests {
     #[test]
     fn latencies_stay_in_range_and_never_negative() {
         let mut rng = derive(1, &[b"lat"]);
-        let uniform = Latency::Uniform { min: Duration::milliseconds(10), max: Duration::milliseconds(20) };
-        let normal = Latency::Normal { mean: Duration::milliseconds(1), stddev: Duration::milliseconds(50) };
-        let lognormal = Latency::LogNormal { median: Duration::milliseconds(20), sigma: 0.5 };
+        let uniform = Latency::Uniform {
+            min: Duration::milliseconds(10),
+            max: Duration::milliseconds(20),
+        };
+        let normal = Latency::Normal {
+            mean: Duration::milliseconds(1),
+            stddev: Duration::milliseconds(50),
+        };
+        let lognormal = Latency::LogNormal {
+            median: Duration::milliseconds(20),
+            sigma: 0.5,
+        };
         for _ in 0..1000 {
             let u = uniform.sample(&mut rng);
             assert!(u >= Duration::milliseconds(10) && u < Duration::milliseconds(20));
@@ -208,9 +281,19 @@ mod tests {
 
     #[test]
     fn poll_fires_after_release_and_spreads_sessions() {
-        let rival = rival(Strategy::Poll { interval: Duration::milliseconds(500), attempts: 4, spacing: Duration::milliseconds(20) });
+        let rival = rival(Strategy::Poll {
+            interval: Duration::milliseconds(500),
+            attempts: 4,
+            spacing: Duration::milliseconds(20),
+        });
         let features = LabelFeatures::of("garden");
-        let plan = rival.plan("com", &features, release(), &reveal(), &mut derive(3, &[b"x"]));
+        let plan = rival.plan(
+            "com",
+            &features,
+            release(),
+            &reveal(),
+            &mut derive(3, &[b"x"]),
+        );
         assert_eq!(plan.len(), 4);
         for create in &plan {
             assert!(create.arrival > release());
@@ -218,14 +301,34 @@ mod tests {
         }
         let sessions: std::collections::HashSet<u32> = plan.iter().map(|p| p.session).collect();
         assert_eq!(sessions.len(), 4, "four attempts over four sessions");
-        assert_eq!(plan, rival.plan("com", &features, release(), &reveal(), &mut derive(3, &[b"x"])));
+        assert_eq!(
+            plan,
+            rival.plan(
+                "com",
+                &features,
+                release(),
+                &reveal(),
+                &mut derive(3, &[b"x"])
+            )
+        );
     }
 
     #[test]
     fn scheduled_fires_from_the_published_time() {
-        let rival = rival(Strategy::Scheduled { offsets: vec![Duration::milliseconds(-20), Duration::zero()] });
-        assert_eq!(rival.strategy.earliest_offset(), Duration::milliseconds(-20));
-        let plan = rival.plan("com", &LabelFeatures::of("garden"), release(), &reveal(), &mut derive(3, &[b"x"]));
+        let rival = rival(Strategy::Scheduled {
+            offsets: vec![Duration::milliseconds(-20), Duration::zero()],
+        });
+        assert_eq!(
+            rival.strategy.earliest_offset(),
+            Duration::milliseconds(-20)
+        );
+        let plan = rival.plan(
+            "com",
+            &LabelFeatures::of("garden"),
+            release(),
+            &reveal(),
+            &mut derive(3, &[b"x"]),
+        );
         // The list only revealed the window start: both creates arrive before the release.
         assert!(plan.iter().all(|p| p.arrival < release()));
     }
@@ -233,13 +336,24 @@ mod tests {
     #[test]
     fn interest_filters_by_tld_length_score_and_share() {
         let mut rng = derive(5, &[b"i"]);
-        let picky = Interest { tlds: vec!["com".into()], max_length: 6, min_score: 5, digits: false, ..Interest::default() };
+        let picky = Interest {
+            tlds: vec!["com".into()],
+            max_length: 6,
+            min_score: 5,
+            digits: false,
+            ..Interest::default()
+        };
         assert!(picky.wants("com", &LabelFeatures::of("garden"), &mut rng));
         assert!(!picky.wants("net", &LabelFeatures::of("garden"), &mut rng));
         assert!(!picky.wants("com", &LabelFeatures::of("gardenhub"), &mut rng));
         assert!(!picky.wants("com", &LabelFeatures::of("web7"), &mut rng));
-        let half = Interest { share: 0.5, ..Interest::default() };
-        let chased = (0..1000).filter(|_| half.wants("com", &LabelFeatures::of("garden"), &mut rng)).count();
+        let half = Interest {
+            share: 0.5,
+            ..Interest::default()
+        };
+        let chased = (0..1000)
+            .filter(|_| half.wants("com", &LabelFeatures::of("garden"), &mut rng))
+            .count();
         assert!((400..600).contains(&chased), "{chased}");
     }
 }

@@ -139,7 +139,10 @@ impl Scenario {
             line: 0,
             column: 0,
             field: None,
-            reason: format!("cannot read scenario: {e} (shipped scenarios: {})", SHIPPED.iter().map(|s| s.0).collect::<Vec<_>>().join(", ")),
+            reason: format!(
+                "cannot read scenario: {e} (shipped scenarios: {})",
+                SHIPPED.iter().map(|s| s.0).collect::<Vec<_>>().join(", ")
+            ),
         })?;
         Scenario::parse(&text, spec)
     }
@@ -147,7 +150,13 @@ impl Scenario {
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         let raw: RawScenario = toml::from_str(text).map_err(|e| {
             let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
-            ScenarioError { file: file.into(), line, column, field: None, reason: e.message().trim().to_string() }
+            ScenarioError {
+                file: file.into(),
+                line,
+                column,
+                field: None,
+                reason: e.message().trim().to_string(),
+            }
         })?;
         Validator { text, file }.scenario(raw)
     }
@@ -312,26 +321,53 @@ struct Validator<'a> {
 type Result2<T> = Result<T, ScenarioError>;
 
 impl Validator<'_> {
-    fn error(&self, span: Range<usize>, field: impl Into<String>, reason: impl Into<String>) -> ScenarioError {
+    fn error(
+        &self,
+        span: Range<usize>,
+        field: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> ScenarioError {
         let (line, column) = line_col(self.text, span.start);
-        ScenarioError { file: self.file.into(), line, column, field: Some(field.into()), reason: reason.into() }
+        ScenarioError {
+            file: self.file.into(),
+            line,
+            column,
+            field: Some(field.into()),
+            reason: reason.into(),
+        }
     }
 
     fn share(&self, value: &Option<Spanned<f64>>, field: &str, default: f64) -> Result2<f64> {
         match value {
             None => Ok(default),
             Some(v) if (0.0..=1.0).contains(v.get_ref()) => Ok(*v.get_ref()),
-            Some(v) => Err(self.error(v.span(), field, format!("must be between 0 and 1, got {}", v.get_ref()))),
+            Some(v) => Err(self.error(
+                v.span(),
+                field,
+                format!("must be between 0 and 1, got {}", v.get_ref()),
+            )),
         }
     }
 
-    fn required<T>(&self, value: Option<T>, span: Range<usize>, field: &str, why: &str) -> Result2<T> {
+    fn required<T>(
+        &self,
+        value: Option<T>,
+        span: Range<usize>,
+        field: &str,
+        why: &str,
+    ) -> Result2<T> {
         value.ok_or_else(|| self.error(span, field, format!("missing; {why}")))
     }
 
     fn scenario(&self, raw: RawScenario) -> Result2<Scenario> {
         let start = DateTime::parse_from_rfc3339(raw.start.get_ref())
-            .map_err(|e| self.error(raw.start.span(), "start", format!("not an RFC 3339 time: {e}")))?
+            .map_err(|e| {
+                self.error(
+                    raw.start.span(),
+                    "start",
+                    format!("not an RFC 3339 time: {e}"),
+                )
+            })?
             .with_timezone(&Utc);
         if raw.tlds.is_empty() {
             return Err(self.error(0..0, "tlds", "a scenario needs at least one [[tlds]] table"));
@@ -340,7 +376,11 @@ impl Validator<'_> {
         for (i, tld) in raw.tlds.into_iter().enumerate() {
             let tld = self.tld(i, tld)?;
             if tlds.iter().any(|t: &TldConfig| t.name == tld.name) {
-                return Err(self.error(0..0, format!("tlds[{i}].name"), format!("TLD `{}` is listed twice", tld.name)));
+                return Err(self.error(
+                    0..0,
+                    format!("tlds[{i}].name"),
+                    format!("TLD `{}` is listed twice", tld.name),
+                ));
             }
             tlds.push(tld);
         }
@@ -350,13 +390,25 @@ impl Validator<'_> {
             let r = r.into_inner();
             let id = r.id.get_ref().clone();
             if id.is_empty() || !ids.insert(id.clone()) {
-                return Err(self.error(r.id.span(), format!("registrars[{i}].id"), format!("registrar id `{id}` is empty or used twice")));
+                return Err(self.error(
+                    r.id.span(),
+                    format!("registrars[{i}].id"),
+                    format!("registrar id `{id}` is empty or used twice"),
+                ));
             }
             if *r.sessions.get_ref() == 0 {
-                return Err(self.error(r.sessions.span(), format!("registrars[{i}].sessions"), "must be at least 1"));
+                return Err(self.error(
+                    r.sessions.span(),
+                    format!("registrars[{i}].sessions"),
+                    "must be at least 1",
+                ));
             }
             if *r.creates_per_second.get_ref() == 0 {
-                return Err(self.error(r.creates_per_second.span(), format!("registrars[{i}].creates_per_second"), "must be at least 1"));
+                return Err(self.error(
+                    r.creates_per_second.span(),
+                    format!("registrars[{i}].creates_per_second"),
+                    "must be at least 1",
+                ));
             }
             registrars.push(RegistrarConfig {
                 id,
@@ -372,47 +424,89 @@ impl Validator<'_> {
             let rival = self.rival(i, r.into_inner(), &tld_names)?;
             for id in &rival.accreditations {
                 if !ids.insert(id.clone()) {
-                    return Err(self.error(0..0, format!("rivals[{i}].name"), format!("rival accreditation `{id}` clashes with another registrar id")));
+                    return Err(self.error(
+                        0..0,
+                        format!("rivals[{i}].name"),
+                        format!("rival accreditation `{id}` clashes with another registrar id"),
+                    ));
                 }
             }
             rivals.push(rival);
         }
         let population = self.population(raw.population, &ids)?;
-        let exists_penalty = raw.limits.exists_penalty.map(SimDuration::get).unwrap_or_else(|| Duration::milliseconds(100));
-        Ok(Scenario { name: raw.name, seed: raw.seed, start, exists_penalty, tlds, population, registrars, rivals })
+        let exists_penalty = raw
+            .limits
+            .exists_penalty
+            .map(SimDuration::get)
+            .unwrap_or_else(|| Duration::milliseconds(100));
+        Ok(Scenario {
+            name: raw.name,
+            seed: raw.seed,
+            start,
+            exists_penalty,
+            tlds,
+            population,
+            registrars,
+            rivals,
+        })
     }
 
     fn tld(&self, i: usize, raw: Spanned<RawTld>) -> Result2<TldConfig> {
         let raw = raw.into_inner();
         let name = raw.name.get_ref().to_ascii_lowercase();
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphabetic()) {
-            return Err(self.error(raw.name.span(), format!("tlds[{i}].name"), format!("`{name}` is not a TLD (letters only)")));
+            return Err(self.error(
+                raw.name.span(),
+                format!("tlds[{i}].name"),
+                format!("`{name}` is not a TLD (letters only)"),
+            ));
         }
         let mut third_level_zones = Vec::new();
         for (z, zone) in raw.third_level_zones.iter().enumerate() {
             let value = zone.get_ref().to_ascii_lowercase();
             let ok = value
                 .strip_suffix(&format!(".{name}"))
-                .is_some_and(|prefix| !prefix.is_empty() && !prefix.contains('.') && prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+                .is_some_and(|prefix| {
+                    !prefix.is_empty()
+                        && !prefix.contains('.')
+                        && prefix
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                });
             if !ok {
-                return Err(self.error(zone.span(), format!("tlds[{i}].third_level_zones[{z}]"), format!("`{value}` is not a zone directly under `{name}`")));
+                return Err(self.error(
+                    zone.span(),
+                    format!("tlds[{i}].third_level_zones[{z}]"),
+                    format!("`{value}` is not a zone directly under `{name}`"),
+                ));
             }
             third_level_zones.push(value);
         }
         let second_level = raw.second_level.unwrap_or(true);
         if !second_level && third_level_zones.is_empty() {
-            return Err(self.error(raw.name.span(), format!("tlds[{i}].second_level"), "false needs at least one third-level zone"));
+            return Err(self.error(
+                raw.name.span(),
+                format!("tlds[{i}].second_level"),
+                "false needs at least one third-level zone",
+            ));
         }
         let policy = match raw.policy.as_ref().map(|p| p.get_ref().as_str()) {
             None | Some("fcfs") => Policy::Fcfs,
             Some("auction") => Policy::Auction,
             Some(other) => {
                 let span = raw.policy.as_ref().map(|p| p.span()).unwrap_or_default();
-                return Err(self.error(span, format!("tlds[{i}].policy"), format!("unknown policy `{other}` (expected fcfs or auction)")));
+                return Err(self.error(
+                    span,
+                    format!("tlds[{i}].policy"),
+                    format!("unknown policy `{other}` (expected fcfs or auction)"),
+                ));
             }
         };
         let schedule = self.schedule(&format!("tlds[{i}].schedule"), raw.schedule)?;
-        let days = |d: Option<SimDuration>, default: i64| d.map(SimDuration::get).unwrap_or_else(|| Duration::days(default));
+        let days = |d: Option<SimDuration>, default: i64| {
+            d.map(SimDuration::get)
+                .unwrap_or_else(|| Duration::days(default))
+        };
         Ok(TldConfig {
             name,
             names: raw.names,
@@ -426,7 +520,10 @@ impl Validator<'_> {
             auto_renew_grace: days(raw.auto_renew_grace, 45),
             redemption: days(raw.redemption, 30),
             pending_delete: days(raw.pending_delete, 5),
-            create_interval: raw.create_interval.map(SimDuration::get).unwrap_or_default(),
+            create_interval: raw
+                .create_interval
+                .map(SimDuration::get)
+                .unwrap_or_default(),
             schedule,
         })
     }
@@ -442,18 +539,36 @@ impl Validator<'_> {
                 Some(other) => Err(self.error(
                     raw_order.as_ref().map(|o| o.span()).unwrap_or_default(),
                     format!("{field}.order"),
-                    format!("unknown release order `{other}` (expected list, alphabetical or random)"),
+                    format!(
+                        "unknown release order `{other}` (expected list, alphabetical or random)"
+                    ),
                 )),
             }
         };
         let positive = |d: Option<SimDuration>, name: &str| -> Result2<Duration> {
-            let d = self.required(d, span.clone(), &format!("{field}.{name}"), "a duration like \"1h\"")?;
+            let d = self.required(
+                d,
+                span.clone(),
+                &format!("{field}.{name}"),
+                "a duration like \"1h\"",
+            )?;
             if d.get() <= Duration::zero() {
-                return Err(self.error(span.clone(), format!("{field}.{name}"), "must be longer than zero"));
+                return Err(self.error(
+                    span.clone(),
+                    format!("{field}.{name}"),
+                    "must be longer than zero",
+                ));
             }
             Ok(d.get())
         };
-        let need_time = |t: Option<TimeOfDay>, name: &str| self.required(t.map(|t| t.0), span.clone(), &format!("{field}.{name}"), "a UTC time of day like \"19:00:00\"");
+        let need_time = |t: Option<TimeOfDay>, name: &str| {
+            self.required(
+                t.map(|t| t.0),
+                span.clone(),
+                &format!("{field}.{name}"),
+                "a UTC time of day like \"19:00:00\"",
+            )
+        };
         match raw.kind.get_ref().as_str() {
             "daily-batch" => Ok(Schedule::DailyBatch { at: need_time(raw.at, "at")?, spread: positive(raw.spread, "spread")?, order: order(&raw.order)? }),
             "exact" => Ok(Schedule::Exact { from: need_time(raw.from, "from")?, window: positive(raw.window, "window")? }),
@@ -474,9 +589,19 @@ impl Validator<'_> {
         }
     }
 
-    fn population(&self, raw: Option<Spanned<RawPopulation>>, registrar_ids: &HashSet<String>) -> Result2<Population> {
+    fn population(
+        &self,
+        raw: Option<Spanned<RawPopulation>>,
+        registrar_ids: &HashSet<String>,
+    ) -> Result2<Population> {
         let Some(raw) = raw else {
-            return Ok(Population { shape: NameShape::default(), drop_days: 1, restore_share: 0.0, restore_within: Duration::hours(1), sponsors: vec![FORMER_REGISTRAR.into()] });
+            return Ok(Population {
+                shape: NameShape::default(),
+                drop_days: 1,
+                restore_share: 0.0,
+                restore_within: Duration::hours(1),
+                sponsors: vec![FORMER_REGISTRAR.into()],
+            });
         };
         let span = raw.span();
         let raw = raw.into_inner();
@@ -484,18 +609,38 @@ impl Validator<'_> {
         let shape = NameShape {
             min_length: raw.min_length.unwrap_or(defaults.min_length),
             max_length: raw.max_length.unwrap_or(defaults.max_length),
-            two_word_share: self.share(&raw.two_word_share, "population.two_word_share", defaults.two_word_share)?,
-            digit_share: self.share(&raw.digit_share, "population.digit_share", defaults.digit_share)?,
-            hyphen_share: self.share(&raw.hyphen_share, "population.hyphen_share", defaults.hyphen_share)?,
+            two_word_share: self.share(
+                &raw.two_word_share,
+                "population.two_word_share",
+                defaults.two_word_share,
+            )?,
+            digit_share: self.share(
+                &raw.digit_share,
+                "population.digit_share",
+                defaults.digit_share,
+            )?,
+            hyphen_share: self.share(
+                &raw.hyphen_share,
+                "population.hyphen_share",
+                defaults.hyphen_share,
+            )?,
             idn_share: self.share(&raw.idn_share, "population.idn_share", defaults.idn_share)?,
         };
         if shape.min_length == 0 || shape.min_length > shape.max_length || shape.max_length > 63 {
-            return Err(self.error(span, "population.min_length", "lengths must satisfy 1 <= min_length <= max_length <= 63"));
+            return Err(self.error(
+                span,
+                "population.min_length",
+                "lengths must satisfy 1 <= min_length <= max_length <= 63",
+            ));
         }
         let mut sponsors = Vec::new();
         for (i, s) in raw.sponsors.iter().enumerate() {
             if !registrar_ids.contains(s.get_ref()) {
-                return Err(self.error(s.span(), format!("population.sponsors[{i}]"), format!("unknown registrar `{}`", s.get_ref())));
+                return Err(self.error(
+                    s.span(),
+                    format!("population.sponsors[{i}]"),
+                    format!("unknown registrar `{}`", s.get_ref()),
+                ));
             }
             sponsors.push(s.get_ref().clone());
         }
@@ -510,7 +655,10 @@ impl Validator<'_> {
             shape,
             drop_days,
             restore_share: self.share(&raw.restore_share, "population.restore_share", 0.0)?,
-            restore_within: raw.restore_within.map(SimDuration::get).unwrap_or_else(|| Duration::hours(1)),
+            restore_within: raw
+                .restore_within
+                .map(SimDuration::get)
+                .unwrap_or_else(|| Duration::hours(1)),
             sponsors,
         })
     }
@@ -519,11 +667,23 @@ impl Validator<'_> {
         let field = format!("rivals[{i}]");
         let name = raw.name.get_ref().clone();
         if name.is_empty() || name == "ours" {
-            return Err(self.error(raw.name.span(), format!("{field}.name"), "a rival needs a name other than `ours`"));
+            return Err(self.error(
+                raw.name.span(),
+                format!("{field}.name"),
+                "a rival needs a name other than `ours`",
+            ));
         }
-        for (value, key) in [(&raw.accreditations, "accreditations"), (&raw.sessions, "sessions"), (&raw.creates_per_second, "creates_per_second")] {
+        for (value, key) in [
+            (&raw.accreditations, "accreditations"),
+            (&raw.sessions, "sessions"),
+            (&raw.creates_per_second, "creates_per_second"),
+        ] {
             if *value.get_ref() == 0 {
-                return Err(self.error(value.span(), format!("{field}.{key}"), "must be at least 1"));
+                return Err(self.error(
+                    value.span(),
+                    format!("{field}.{key}"),
+                    "must be at least 1",
+                ));
             }
         }
         let latency = self.latency(&format!("{field}.latency"), raw.latency)?;
@@ -535,7 +695,11 @@ impl Validator<'_> {
                 let mut tlds = Vec::new();
                 for (t, tld) in r.tlds.iter().enumerate() {
                     if !tld_names.contains(tld.get_ref()) {
-                        return Err(self.error(tld.span(), format!("{field}.interest.tlds[{t}]"), format!("unknown TLD `{}`", tld.get_ref())));
+                        return Err(self.error(
+                            tld.span(),
+                            format!("{field}.interest.tlds[{t}]"),
+                            format!("unknown TLD `{}`", tld.get_ref()),
+                        ));
                     }
                     tlds.push(tld.get_ref().clone());
                 }
@@ -551,14 +715,20 @@ impl Validator<'_> {
                     share: self.share(&r.share, &format!("{field}.interest.share"), 1.0)?,
                 };
                 if interest.min_length > interest.max_length || interest.min_score > 10 {
-                    return Err(self.error(span, format!("{field}.interest"), "needs min_length <= max_length and min_score <= 10"));
+                    return Err(self.error(
+                        span,
+                        format!("{field}.interest"),
+                        "needs min_length <= max_length and min_score <= 10",
+                    ));
                 }
                 interest
             }
         };
         let strategy = self.strategy(&format!("{field}.strategy"), raw.strategy)?;
         Ok(Rival {
-            accreditations: (1..=*raw.accreditations.get_ref()).map(|k| format!("{name}-{k}")).collect(),
+            accreditations: (1..=*raw.accreditations.get_ref())
+                .map(|k| format!("{name}-{k}"))
+                .collect(),
             name,
             sessions_per_accreditation: *raw.sessions.get_ref(),
             creates_per_second: *raw.creates_per_second.get_ref(),
@@ -571,7 +741,14 @@ impl Validator<'_> {
     fn latency(&self, field: &str, raw: Spanned<RawLatency>) -> Result2<Latency> {
         let span = raw.span();
         let raw = raw.into_inner();
-        let need = |d: Option<SimDuration>, key: &str| self.required(d.map(SimDuration::get), span.clone(), &format!("{field}.{key}"), "a duration like \"20ms\"");
+        let need = |d: Option<SimDuration>, key: &str| {
+            self.required(
+                d.map(SimDuration::get),
+                span.clone(),
+                &format!("{field}.{key}"),
+                "a duration like \"20ms\"",
+            )
+        };
         match raw.kind.get_ref().as_str() {
             "fixed" => Ok(Latency::Fixed(need(raw.value, "value")?)),
             "uniform" => {
@@ -581,12 +758,26 @@ impl Validator<'_> {
                 }
                 Ok(Latency::Uniform { min, max })
             }
-            "normal" => Ok(Latency::Normal { mean: need(raw.mean, "mean")?, stddev: need(raw.stddev, "stddev")? }),
+            "normal" => Ok(Latency::Normal {
+                mean: need(raw.mean, "mean")?,
+                stddev: need(raw.stddev, "stddev")?,
+            }),
             "lognormal" => Ok(Latency::LogNormal {
                 median: need(raw.median, "median")?,
-                sigma: self.required(raw.sigma, span.clone(), &format!("{field}.sigma"), "a number like 0.5")?,
+                sigma: self.required(
+                    raw.sigma,
+                    span.clone(),
+                    &format!("{field}.sigma"),
+                    "a number like 0.5",
+                )?,
             }),
-            other => Err(self.error(raw.kind.span(), format!("{field}.kind"), format!("unknown latency kind `{other}` (expected fixed, uniform, normal or lognormal)"))),
+            other => Err(self.error(
+                raw.kind.span(),
+                format!("{field}.kind"),
+                format!(
+                    "unknown latency kind `{other}` (expected fixed, uniform, normal or lognormal)"
+                ),
+            )),
         }
     }
 
@@ -595,19 +786,44 @@ impl Validator<'_> {
         let raw = raw.into_inner();
         match raw.kind.get_ref().as_str() {
             "poll" => {
-                let interval = self.required(raw.interval, span.clone(), &format!("{field}.interval"), "a duration like \"500ms\"")?.get();
+                let interval = self
+                    .required(
+                        raw.interval,
+                        span.clone(),
+                        &format!("{field}.interval"),
+                        "a duration like \"500ms\"",
+                    )?
+                    .get();
                 if interval <= Duration::zero() {
-                    return Err(self.error(span, format!("{field}.interval"), "must be longer than zero"));
+                    return Err(self.error(
+                        span,
+                        format!("{field}.interval"),
+                        "must be longer than zero",
+                    ));
                 }
-                Ok(Strategy::Poll { interval, attempts: raw.attempts.unwrap_or(1).max(1), spacing: raw.spacing.map(SimDuration::get).unwrap_or_default() })
+                Ok(Strategy::Poll {
+                    interval,
+                    attempts: raw.attempts.unwrap_or(1).max(1),
+                    spacing: raw.spacing.map(SimDuration::get).unwrap_or_default(),
+                })
             }
             "scheduled" => {
                 if raw.offsets.is_empty() {
-                    return Err(self.error(span, format!("{field}.offsets"), "needs at least one offset like \"-50ms\""));
+                    return Err(self.error(
+                        span,
+                        format!("{field}.offsets"),
+                        "needs at least one offset like \"-50ms\"",
+                    ));
                 }
-                Ok(Strategy::Scheduled { offsets: raw.offsets.into_iter().map(|o| o.0).collect() })
+                Ok(Strategy::Scheduled {
+                    offsets: raw.offsets.into_iter().map(|o| o.0).collect(),
+                })
             }
-            other => Err(self.error(raw.kind.span(), format!("{field}.kind"), format!("unknown strategy kind `{other}` (expected poll or scheduled)"))),
+            other => Err(self.error(
+                raw.kind.span(),
+                format!("{field}.kind"),
+                format!("unknown strategy kind `{other}` (expected poll or scheduled)"),
+            )),
         }
     }
 }
@@ -626,7 +842,10 @@ mod tests {
         let mix = Scenario::load("cctld-mix").unwrap();
         assert_eq!(mix.tld("ca").unwrap().create_interval, Duration::seconds(5));
         assert_eq!(mix.tld("se").unwrap().schedule.kind(), "random-window");
-        assert_eq!(mix.tld("uk").unwrap().zones(), ["uk", "co.uk", "org.uk", "me.uk"]);
+        assert_eq!(
+            mix.tld("uk").unwrap().zones(),
+            ["uk", "co.uk", "org.uk", "me.uk"]
+        );
         assert_eq!(Scenario::load("com-day").unwrap().tlds[0].names, 80_000);
     }
 
@@ -649,7 +868,10 @@ schedule = { kind = "daily-batch", at = "19:00:00", spread = "10m" }
     fn a_minimal_scenario_gets_defaults() {
         let s = Scenario::parse(GOOD, "good.toml").unwrap();
         let com = &s.tlds[0];
-        assert_eq!((com.redemption, com.pending_delete, com.auto_renew_grace), (Duration::days(30), Duration::days(5), Duration::days(45)));
+        assert_eq!(
+            (com.redemption, com.pending_delete, com.auto_renew_grace),
+            (Duration::days(30), Duration::days(5), Duration::days(45))
+        );
         assert_eq!(com.policy, Policy::Fcfs);
         assert_eq!(s.population.sponsors, [FORMER_REGISTRAR]);
     }
@@ -682,7 +904,10 @@ schedule = { kind = "daily-batch", at = "19:00:00", spread = "10m" }
         let e = refuse(&GOOD.replace("2026-03-02T18:55:00Z", "yesterday"));
         assert_eq!((e.line, e.field.as_deref()), (4, Some("start")));
         let e = refuse(&format!("{GOOD}\n[population]\nrestore_share = 1.5\n"));
-        assert_eq!((e.line, e.field.as_deref()), (12, Some("population.restore_share")));
+        assert_eq!(
+            (e.line, e.field.as_deref()),
+            (12, Some("population.restore_share"))
+        );
         let e = refuse(&format!("{GOOD}\n[population]\nsponsors = [\"ghost\"]\n"));
         assert!(e.reason.contains("unknown registrar `ghost`"), "{e}");
         let rival = r#"
@@ -695,12 +920,18 @@ latency = { kind = "gaussian", mean = "1ms" }
 strategy = { kind = "poll", interval = "1s" }
 "#;
         let e = refuse(&format!("{GOOD}{rival}"));
-        assert_eq!((e.line, e.field.as_deref()), (16, Some("rivals[0].latency.kind")));
+        assert_eq!(
+            (e.line, e.field.as_deref()),
+            (16, Some("rivals[0].latency.kind"))
+        );
         let e = refuse(&format!("{GOOD}{}", rival.replace("gaussian", "fixed")));
         assert_eq!(e.field.as_deref(), Some("rivals[0].latency.value"), "{e}");
         let e = refuse(&GOOD.replace("spread = \"10m\"", "spread = \"10m\", order = \"by-size\""));
         assert_eq!(e.field.as_deref(), Some("tlds[0].schedule.order"));
-        let e = refuse(&GOOD.replace("kind = \"daily-batch\", at = \"19:00:00\", spread = \"10m\"", "kind = \"weekly-session\", weekday = \"funday\", at = \"11:00\", spread = \"1h\""));
+        let e = refuse(&GOOD.replace(
+            "kind = \"daily-batch\", at = \"19:00:00\", spread = \"10m\"",
+            "kind = \"weekly-session\", weekday = \"funday\", at = \"11:00\", spread = \"1h\"",
+        ));
         assert_eq!(e.field.as_deref(), Some("tlds[0].schedule.weekday"));
     }
 }

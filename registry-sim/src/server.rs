@@ -2,7 +2,10 @@
 //! services plus server reflection (v1 and v1alpha, since common grpcurl builds speak only
 //! v1alpha) and the standard health service. Taking the listener makes tests bind port 0.
 
-use crate::api::{pending_delete_feed_server::PendingDeleteFeedServer, registrar_server::RegistrarServer, sim_control_server::SimControlServer};
+use crate::api::{
+    pending_delete_feed_server::PendingDeleteFeedServer, registrar_server::RegistrarServer,
+    sim_control_server::SimControlServer,
+};
 use crate::grpc::{ControlService, FeedService, RegistrarService};
 use crate::sim::Sim;
 use std::future::Future;
@@ -13,7 +16,12 @@ use tokio_stream::wrappers::TcpListenerStream;
 
 /// Services this server actually serves; the shared descriptor set also holds
 /// `backorder.v1`, which must not show up in `grpcurl list` here.
-const SERVED: &[&str] = &["registry.v1.Registrar", "registry.v1.PendingDeleteFeed", "registry.v1.SimControl", "grpc.health.v1.Health"];
+const SERVED: &[&str] = &[
+    "registry.v1.Registrar",
+    "registry.v1.PendingDeleteFeed",
+    "registry.v1.SimControl",
+    "grpc.health.v1.Health",
+];
 
 fn reflection() -> tonic_reflection::server::Builder<'static> {
     SERVED.iter().fold(
@@ -24,11 +32,21 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
     )
 }
 
-pub async fn run(listener: TcpListener, sim: Arc<Sim>, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    sim: Arc<Sim>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<RegistrarServer<RegistrarService>>().await;
-    health_reporter.set_serving::<PendingDeleteFeedServer<FeedService>>().await;
-    health_reporter.set_serving::<SimControlServer<ControlService>>().await;
+    health_reporter
+        .set_serving::<RegistrarServer<RegistrarService>>()
+        .await;
+    health_reporter
+        .set_serving::<PendingDeleteFeedServer<FeedService>>()
+        .await;
+    health_reporter
+        .set_serving::<SimControlServer<ControlService>>()
+        .await;
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
@@ -49,8 +67,12 @@ pub async fn run(listener: TcpListener, sim: Arc<Sim>, shutdown: impl Future<Out
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(RegistrarServer::new(RegistrarService::new(Arc::clone(&sim))))
-        .add_service(PendingDeleteFeedServer::new(FeedService::new(Arc::clone(&sim))))
+        .add_service(RegistrarServer::new(RegistrarService::new(Arc::clone(
+            &sim,
+        ))))
+        .add_service(PendingDeleteFeedServer::new(FeedService::new(Arc::clone(
+            &sim,
+        ))))
         .add_service(SimControlServer::new(ControlService::new(Arc::clone(&sim))))
         .serve_with_incoming_shutdown(incoming, {
             let sim = Arc::clone(&sim);

@@ -32,7 +32,11 @@ pub struct SimOptions {
 
 impl Default for SimOptions {
     fn default() -> Self {
-        SimOptions { clock: ClockMode::Manual, seed: None, ack_timeout: std::time::Duration::from_secs(30) }
+        SimOptions {
+            clock: ClockMode::Manual,
+            seed: None,
+            ack_timeout: std::time::Duration::from_secs(30),
+        }
     }
 }
 
@@ -71,7 +75,11 @@ impl Sim {
         clock.anchor(start);
         let mark = (0, world.feed().sequence());
         Arc::new(Sim {
-            state: Mutex::new(State { world, clock, epoch: 0 }),
+            state: Mutex::new(State {
+                world,
+                clock,
+                epoch: 0,
+            }),
             hub: TickHub::new(options.ack_timeout),
             advance: tokio::sync::Mutex::new(()),
             feed_mark: watch::channel(mark).0,
@@ -93,7 +101,8 @@ impl Sim {
         let result = f(&mut state.world);
         let mark = (state.epoch, state.world.feed().sequence());
         drop(state);
-        self.feed_mark.send_if_modified(|m| std::mem::replace(m, mark) != mark);
+        self.feed_mark
+            .send_if_modified(|m| std::mem::replace(m, mark) != mark);
         result
     }
 
@@ -157,14 +166,18 @@ impl Sim {
     }
 
     pub fn ack_tick(&self, participant_id: &str, tick: i64) -> Result<(), SimError> {
-        self.hub.ack(participant_id, tick).map_err(SimError::InvalidArgument)
+        self.hub
+            .ack(participant_id, tick)
+            .map_err(SimError::InvalidArgument)
     }
 
     /// Manual clock: moves time forward by `by` in one step, then waits until every
     /// participant has acted on the new instant.
     pub async fn advance_by(&self, by: Duration) -> Result<DateTime<Utc>, SimError> {
         if by < Duration::zero() {
-            return Err(SimError::InvalidArgument("by: must not be negative; virtual time never rewinds".into()));
+            return Err(SimError::InvalidArgument(
+                "by: must not be negative; virtual time never rewinds".into(),
+            ));
         }
         let _one_at_a_time = self.advance.lock().await;
         let target = self.manual_now()? + by;
@@ -173,9 +186,15 @@ impl Sim {
     }
 
     /// Manual clock: moves time forward in `step`s until `until`, each step a tick.
-    pub async fn run_until(&self, until: DateTime<Utc>, step: Duration) -> Result<DateTime<Utc>, SimError> {
+    pub async fn run_until(
+        &self,
+        until: DateTime<Utc>,
+        step: Duration,
+    ) -> Result<DateTime<Utc>, SimError> {
         if step <= Duration::zero() {
-            return Err(SimError::InvalidArgument("step: must be longer than zero".into()));
+            return Err(SimError::InvalidArgument(
+                "step: must be longer than zero".into(),
+            ));
         }
         let _one_at_a_time = self.advance.lock().await;
         let mut now = self.manual_now()?;

@@ -39,7 +39,11 @@ pub struct TickHub {
 
 impl TickHub {
     pub fn new(ack_timeout: Duration) -> Self {
-        TickHub { state: Mutex::new(HubState::default()), acked: Notify::new(), ack_timeout }
+        TickHub {
+            state: Mutex::new(HubState::default()),
+            acked: Notify::new(),
+            ack_timeout,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HubState> {
@@ -52,9 +56,21 @@ impl TickHub {
         let (tx, rx) = mpsc::channel(64);
         let mut state = self.lock();
         state.next_id += 1;
-        let clean: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(32).collect();
-        let id = format!("p{}-{}", state.next_id, if clean.is_empty() { "anon" } else { &clean });
-        let tick = Tick { participant_id: id.clone(), tick: state.tick, now };
+        let clean: String = name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .take(32)
+            .collect();
+        let id = format!(
+            "p{}-{}",
+            state.next_id,
+            if clean.is_empty() { "anon" } else { &clean }
+        );
+        let tick = Tick {
+            participant_id: id.clone(),
+            tick: state.tick,
+            now,
+        };
         // Fresh channel with room: this send cannot fail for lack of space.
         let _ = tx.try_send(tick);
         let acked = state.tick;
@@ -64,7 +80,10 @@ impl TickHub {
 
     pub fn ack(&self, participant_id: &str, tick: i64) -> Result<(), String> {
         let mut state = self.lock();
-        let participant = state.participants.get_mut(participant_id).ok_or_else(|| format!("participant_id `{participant_id}` is not subscribed"))?;
+        let participant = state
+            .participants
+            .get_mut(participant_id)
+            .ok_or_else(|| format!("participant_id `{participant_id}` is not subscribed"))?;
         participant.acked = participant.acked.max(tick);
         drop(state);
         self.acked.notify_waiters();
@@ -136,7 +155,9 @@ mod tests {
     use std::sync::Arc;
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-03-02T19:00:00Z").unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2026-03-02T19:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[tokio::test]
@@ -164,7 +185,9 @@ mod tests {
         let rx = hub.subscribe("gone", now());
         let tick = hub.broadcast(now());
         drop(rx);
-        tokio::time::timeout(Duration::from_secs(2), hub.wait_for(tick)).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(2), hub.wait_for(tick))
+            .await
+            .unwrap();
         assert_eq!(hub.participants(), 0);
     }
 
@@ -173,7 +196,9 @@ mod tests {
         let hub = TickHub::new(Duration::from_millis(100));
         let _rx = hub.subscribe("silent", now());
         let tick = hub.broadcast(now());
-        tokio::time::timeout(Duration::from_secs(2), hub.wait_for(tick)).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(2), hub.wait_for(tick))
+            .await
+            .unwrap();
         assert_eq!(hub.participants(), 0);
     }
 }

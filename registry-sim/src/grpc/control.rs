@@ -1,6 +1,8 @@
 //! `registry.v1.SimControl`: scenarios, seeds, virtual time, the tick barrier, statistics.
 
-use super::convert::{clock_mode, drop_record, from_duration, from_timestamp, sim_error, timestamp};
+use super::convert::{
+    clock_mode, drop_record, from_duration, from_timestamp, sim_error, timestamp,
+};
 use crate::api::{self, sim_control_server::SimControl};
 use crate::scenario::Scenario;
 use crate::sim::Sim;
@@ -23,14 +25,31 @@ impl ControlService {
     }
 
     fn clock(&self) -> api::ClockState {
-        api::ClockState { now: Some(timestamp(self.sim.now())), mode: clock_mode(self.sim.clock_mode()) as i32, factor: self.sim.clock_factor() }
+        api::ClockState {
+            now: Some(timestamp(self.sim.now())),
+            mode: clock_mode(self.sim.clock_mode()) as i32,
+            factor: self.sim.clock_factor(),
+        }
     }
 
     fn status(&self) -> api::SimStatus {
         let (scenario, seed, domains, pending, dropped) = self.sim.with_world(|w| {
-            (w.scenario().name.clone(), w.seed(), w.domain_count() as i64, w.feed().len() as i64, w.counters().drops)
+            (
+                w.scenario().name.clone(),
+                w.seed(),
+                w.domain_count() as i64,
+                w.feed().len() as i64,
+                w.counters().drops,
+            )
         });
-        api::SimStatus { scenario, seed, clock: Some(self.clock()), domains, pending_delete: pending, dropped }
+        api::SimStatus {
+            scenario,
+            seed,
+            clock: Some(self.clock()),
+            domains,
+            pending_delete: pending,
+            dropped,
+        }
     }
 }
 
@@ -40,17 +59,30 @@ fn seed(value: u64) -> Option<u64> {
 
 #[tonic::async_trait]
 impl SimControl for ControlService {
-    async fn load_scenario(&self, request: Request<api::LoadScenarioRequest>) -> Result<Response<api::SimStatus>, Status> {
+    async fn load_scenario(
+        &self,
+        request: Request<api::LoadScenarioRequest>,
+    ) -> Result<Response<api::SimStatus>, Status> {
         let r = request.into_inner();
         let scenario = match (r.scenario_toml.is_empty(), r.shipped.is_empty()) {
             (false, true) => Scenario::parse(&r.scenario_toml, "<scenario_toml>"),
             (true, false) => {
-                if !crate::scenario::SHIPPED.iter().any(|(name, _)| *name == r.shipped) {
-                    return Err(Status::invalid_argument(format!("shipped: no shipped scenario `{}`", r.shipped)));
+                if !crate::scenario::SHIPPED
+                    .iter()
+                    .any(|(name, _)| *name == r.shipped)
+                {
+                    return Err(Status::invalid_argument(format!(
+                        "shipped: no shipped scenario `{}`",
+                        r.shipped
+                    )));
                 }
                 Scenario::load(&r.shipped)
             }
-            _ => return Err(Status::invalid_argument("give exactly one of scenario_toml and shipped")),
+            _ => {
+                return Err(Status::invalid_argument(
+                    "give exactly one of scenario_toml and shipped",
+                ));
+            }
         }
         .map_err(|e| Status::invalid_argument(e.to_string()))?;
         tracing::info!(scenario = %scenario.name, "loading scenario");
@@ -58,26 +90,42 @@ impl SimControl for ControlService {
         Ok(Response::new(self.status()))
     }
 
-    async fn reset(&self, request: Request<api::ResetRequest>) -> Result<Response<api::SimStatus>, Status> {
+    async fn reset(
+        &self,
+        request: Request<api::ResetRequest>,
+    ) -> Result<Response<api::SimStatus>, Status> {
         self.sim.reset(seed(request.into_inner().seed));
         Ok(Response::new(self.status()))
     }
 
-    async fn get_status(&self, _request: Request<api::GetStatusRequest>) -> Result<Response<api::SimStatus>, Status> {
+    async fn get_status(
+        &self,
+        _request: Request<api::GetStatusRequest>,
+    ) -> Result<Response<api::SimStatus>, Status> {
         Ok(Response::new(self.status()))
     }
 
-    async fn get_clock(&self, _request: Request<api::GetClockRequest>) -> Result<Response<api::ClockState>, Status> {
+    async fn get_clock(
+        &self,
+        _request: Request<api::GetClockRequest>,
+    ) -> Result<Response<api::ClockState>, Status> {
         Ok(Response::new(self.clock()))
     }
 
-    async fn advance_clock(&self, request: Request<api::AdvanceClockRequest>) -> Result<Response<api::ClockState>, Status> {
-        let by = from_duration("by", request.into_inner().by)?.ok_or_else(|| Status::invalid_argument("by: required"))?;
+    async fn advance_clock(
+        &self,
+        request: Request<api::AdvanceClockRequest>,
+    ) -> Result<Response<api::ClockState>, Status> {
+        let by = from_duration("by", request.into_inner().by)?
+            .ok_or_else(|| Status::invalid_argument("by: required"))?;
         self.sim.advance_by(by).await.map_err(sim_error)?;
         Ok(Response::new(self.clock()))
     }
 
-    async fn run_until(&self, request: Request<api::RunUntilRequest>) -> Result<Response<api::ClockState>, Status> {
+    async fn run_until(
+        &self,
+        request: Request<api::RunUntilRequest>,
+    ) -> Result<Response<api::ClockState>, Status> {
         let r = request.into_inner();
         let until = from_timestamp("until", r.until)?;
         let step = from_duration("step", r.step)?.unwrap_or_else(|| chrono::Duration::seconds(1));
@@ -87,22 +135,43 @@ impl SimControl for ControlService {
 
     type WatchClockStream = Pin<Box<dyn Stream<Item = Result<api::ClockTick, Status>> + Send>>;
 
-    async fn watch_clock(&self, request: Request<api::WatchClockRequest>) -> Result<Response<Self::WatchClockStream>, Status> {
+    async fn watch_clock(
+        &self,
+        request: Request<api::WatchClockRequest>,
+    ) -> Result<Response<Self::WatchClockStream>, Status> {
         let participant = request.into_inner().participant;
         let ticks = self.sim.subscribe_ticks(&participant);
-        let stream = ReceiverStream::new(ticks).map(|t| Ok(api::ClockTick { participant_id: t.participant_id, tick: t.tick, now: Some(timestamp(t.now)) }));
+        let stream = ReceiverStream::new(ticks).map(|t| {
+            Ok(api::ClockTick {
+                participant_id: t.participant_id,
+                tick: t.tick,
+                now: Some(timestamp(t.now)),
+            })
+        });
         Ok(Response::new(Box::pin(stream)))
     }
 
-    async fn ack_tick(&self, request: Request<api::AckTickRequest>) -> Result<Response<api::AckTickResponse>, Status> {
+    async fn ack_tick(
+        &self,
+        request: Request<api::AckTickRequest>,
+    ) -> Result<Response<api::AckTickResponse>, Status> {
         let r = request.into_inner();
-        self.sim.ack_tick(&r.participant_id, r.tick).map_err(sim_error)?;
+        self.sim
+            .ack_tick(&r.participant_id, r.tick)
+            .map_err(sim_error)?;
         Ok(Response::new(api::AckTickResponse {}))
     }
 
-    async fn get_statistics(&self, request: Request<api::GetStatisticsRequest>) -> Result<Response<api::Statistics>, Status> {
+    async fn get_statistics(
+        &self,
+        request: Request<api::GetStatisticsRequest>,
+    ) -> Result<Response<api::Statistics>, Status> {
         let r = request.into_inner();
-        let tlds: Vec<String> = r.tlds.into_iter().map(|t| t.trim_start_matches('.').to_ascii_lowercase()).collect();
+        let tlds: Vec<String> = r
+            .tlds
+            .into_iter()
+            .map(|t| t.trim_start_matches('.').to_ascii_lowercase())
+            .collect();
         let size = match r.page_size {
             0 => MAX_RACES_PAGE,
             n if n < 0 => return Err(Status::invalid_argument("page_size: must not be negative")),
@@ -111,7 +180,12 @@ impl SimControl for ControlService {
         let offset: usize = if r.page_token.is_empty() {
             0
         } else {
-            r.page_token.strip_prefix("r").and_then(|o| o.parse().ok()).ok_or_else(|| Status::invalid_argument("page_token: not a token this call issued"))?
+            r.page_token
+                .strip_prefix("r")
+                .and_then(|o| o.parse().ok())
+                .ok_or_else(|| {
+                    Status::invalid_argument("page_token: not a token this call issued")
+                })?
         };
         let statistics = self.sim.with_world(|w| {
             let counters = w.counters();
@@ -125,15 +199,31 @@ impl SimControl for ControlService {
                     catchers.entry(catcher.clone()).or_default().1 += i64::from(a.attempts);
                 }
             }
-            let races: Vec<api::DropRecord> = selected.iter().skip(offset).take(size).map(|race| drop_record(race, race.domain.rsplit('.').next().unwrap_or_default())).collect();
+            let races: Vec<api::DropRecord> = selected
+                .iter()
+                .skip(offset)
+                .take(size)
+                .map(|race| drop_record(race, race.domain.rsplit('.').next().unwrap_or_default()))
+                .collect();
             let next = offset + races.len();
             api::Statistics {
                 drops: selected.len() as i64,
                 creates: counters.creates,
                 rejected_creates: counters.rejected_creates,
                 races,
-                catchers: catchers.into_iter().map(|(catcher, (wins, attempts))| api::CatcherSummary { catcher, wins, attempts }).collect(),
-                next_page_token: if next < selected.len() { format!("r{next}") } else { String::new() },
+                catchers: catchers
+                    .into_iter()
+                    .map(|(catcher, (wins, attempts))| api::CatcherSummary {
+                        catcher,
+                        wins,
+                        attempts,
+                    })
+                    .collect(),
+                next_page_token: if next < selected.len() {
+                    format!("r{next}")
+                } else {
+                    String::new()
+                },
             }
         });
         Ok(Response::new(statistics))

@@ -29,12 +29,17 @@ impl FeedService {
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 fn lower(tlds: Vec<String>) -> Vec<String> {
-    tlds.into_iter().map(|t| t.trim_start_matches('.').to_ascii_lowercase()).collect()
+    tlds.into_iter()
+        .map(|t| t.trim_start_matches('.').to_ascii_lowercase())
+        .collect()
 }
 
 #[tonic::async_trait]
 impl PendingDeleteFeed for FeedService {
-    async fn list_pending_deletes(&self, request: Request<api::ListPendingDeletesRequest>) -> Result<Response<api::ListPendingDeletesResponse>, Status> {
+    async fn list_pending_deletes(
+        &self,
+        request: Request<api::ListPendingDeletesRequest>,
+    ) -> Result<Response<api::ListPendingDeletesResponse>, Status> {
         let r = request.into_inner();
         let size = match r.page_size {
             0 => DEFAULT_PAGE,
@@ -42,7 +47,12 @@ impl PendingDeleteFeed for FeedService {
             n => (n as usize).min(MAX_PAGE),
         };
         let tlds = lower(r.tlds);
-        let (page, sequence) = self.sim.with_world(|w| (w.feed().page(&tlds, &r.page_token, size), w.feed().sequence()));
+        let (page, sequence) = self.sim.with_world(|w| {
+            (
+                w.feed().page(&tlds, &r.page_token, size),
+                w.feed().sequence(),
+            )
+        });
         let page = page.map_err(Status::invalid_argument)?;
         Ok(Response::new(api::ListPendingDeletesResponse {
             entries: page.entries.iter().map(entry).collect(),
@@ -54,7 +64,10 @@ impl PendingDeleteFeed for FeedService {
 
     type WatchPendingDeletesStream = BoxStream<api::PendingDeleteChange>;
 
-    async fn watch_pending_deletes(&self, request: Request<api::WatchPendingDeletesRequest>) -> Result<Response<Self::WatchPendingDeletesStream>, Status> {
+    async fn watch_pending_deletes(
+        &self,
+        request: Request<api::WatchPendingDeletesRequest>,
+    ) -> Result<Response<Self::WatchPendingDeletesStream>, Status> {
         let r = request.into_inner();
         let tlds = lower(r.tlds);
         let sim = Arc::clone(&self.sim);
@@ -68,14 +81,21 @@ impl PendingDeleteFeed for FeedService {
                 // Mark the current value seen before reading, so no change slips between.
                 let (mark_epoch, _) = *marks.borrow_and_update();
                 if mark_epoch != epoch {
-                    let _ = tx.send(Err(Status::aborted("the simulation was reset: list the feed again"))).await;
+                    let _ = tx
+                        .send(Err(Status::aborted(
+                            "the simulation was reset: list the feed again",
+                        )))
+                        .await;
                     return;
                 }
                 let batch = sim.with_world(|w| w.feed().changes_after(cursor, &[], REPLAY_BATCH));
                 if let Some(last) = batch.last() {
                     cursor = last.sequence;
                 }
-                for c in batch.iter().filter(|c| tlds.is_empty() || tlds.contains(&c.entry.tld)) {
+                for c in batch
+                    .iter()
+                    .filter(|c| tlds.is_empty() || tlds.contains(&c.entry.tld))
+                {
                     if tx.send(Ok(change(c))).await.is_err() {
                         return;
                     }
@@ -95,7 +115,10 @@ impl PendingDeleteFeed for FeedService {
 
     type ExportPendingDeletesCsvStream = BoxStream<api::CsvChunk>;
 
-    async fn export_pending_deletes_csv(&self, request: Request<api::ExportPendingDeletesCsvRequest>) -> Result<Response<Self::ExportPendingDeletesCsvStream>, Status> {
+    async fn export_pending_deletes_csv(
+        &self,
+        request: Request<api::ExportPendingDeletesCsvRequest>,
+    ) -> Result<Response<Self::ExportPendingDeletesCsvStream>, Status> {
         let tlds = lower(request.into_inner().tlds);
         let csv = self.sim.with_world(|w| w.feed().csv(&tlds)).into_bytes();
         // Chunks end at line ends so that each chunk is a valid CSV fragment on its own.
@@ -104,9 +127,15 @@ impl PendingDeleteFeed for FeedService {
         while !rest.is_empty() {
             let mut end = rest.len().min(CSV_CHUNK);
             if end < rest.len() {
-                end = rest[..end].iter().rposition(|b| *b == b'\n').map(|i| i + 1).unwrap_or(end);
+                end = rest[..end]
+                    .iter()
+                    .rposition(|b| *b == b'\n')
+                    .map(|i| i + 1)
+                    .unwrap_or(end);
             }
-            chunks.push(Ok(api::CsvChunk { data: rest[..end].to_vec() }));
+            chunks.push(Ok(api::CsvChunk {
+                data: rest[..end].to_vec(),
+            }));
             rest = &rest[end..];
         }
         Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))

@@ -37,8 +37,13 @@ fn random_between(rng: &mut impl Rng, from: DateTime<Utc>, span: Duration) -> Da
 
 pub(super) fn auth_code(seed: u64, domain: &str, generation: u32) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-    let mut rng = derive(seed, &[b"auth", domain.as_bytes(), &generation.to_le_bytes()]);
-    (0..12).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect()
+    let mut rng = derive(
+        seed,
+        &[b"auth", domain.as_bytes(), &generation.to_le_bytes()],
+    );
+    (0..12)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
 }
 
 impl World {
@@ -97,7 +102,11 @@ impl World {
                 });
                 for _ in 0..rival.sessions_per_accreditation {
                     sessions.push(self.sessions.len());
-                    self.sessions.push(Session { registrar, rate: SessionRate::default(), open: true });
+                    self.sessions.push(Session {
+                        registrar,
+                        rate: SessionRate::default(),
+                        open: true,
+                    });
                 }
             }
             self.rival_sessions.push(sessions);
@@ -116,11 +125,17 @@ impl World {
         let mut drafts = Vec::new();
         for (t, tld) in self.scenario.tlds.iter().enumerate() {
             let mut rng = derive(self.seed, &[b"population", tld.name.as_bytes()]);
-            let labels = generate_labels(&mut rng, &population.shape, tld.names, &mut HashSet::new());
+            let labels =
+                generate_labels(&mut rng, &population.shape, tld.names, &mut HashSet::new());
             let zones = tld.zones();
             for label in labels {
-                let zone = zones.choose(&mut rng).cloned().unwrap_or_else(|| tld.name.clone());
-                let Ok(name) = DomainName::parse(&format!("{label}.{zone}")) else { continue };
+                let zone = zones
+                    .choose(&mut rng)
+                    .cloned()
+                    .unwrap_or_else(|| tld.name.clone());
+                let Ok(name) = DomainName::parse(&format!("{label}.{zone}")) else {
+                    continue;
+                };
                 let restore = rng.random_bool(population.restore_share).then(|| {
                     let half = population.restore_within / 2;
                     let deleted = random_between(&mut rng, self.start, half);
@@ -130,7 +145,11 @@ impl World {
                 drafts.push(Draft {
                     name,
                     tld: t,
-                    sponsor: population.sponsors.choose(&mut rng).cloned().unwrap_or_default(),
+                    sponsor: population
+                        .sponsors
+                        .choose(&mut rng)
+                        .cloned()
+                        .unwrap_or_default(),
                     restore,
                     session: rng.random_range(0..population.drop_days),
                     grace_used: rng.random_range(0..tld.auto_renew_grace.num_seconds().max(1)),
@@ -149,7 +168,9 @@ impl World {
         for (d, draft) in drafts.iter().enumerate() {
             let tld = &scenario.tlds[draft.tld];
             let date = match draft.restore {
-                Some((deleted, _)) => tld.schedule.nth_session(deleted + tld.redemption + tld.pending_delete, 0),
+                Some((deleted, _)) => tld
+                    .schedule
+                    .nth_session(deleted + tld.redemption + tld.pending_delete, 0),
                 None => tld.schedule.nth_session(self.start, draft.session),
             };
             dates.push(date);
@@ -158,20 +179,41 @@ impl World {
         let mut plans: Vec<Option<DropPlan>> = vec![None; drafts.len()];
         for ((t, date), members) in &groups {
             let tld = &scenario.tlds[*t];
-            let names: Vec<DropName<'_>> = members.iter().map(|d| DropName { domain: drafts[*d].name.as_str(), seed: self.seed }).collect();
+            let names: Vec<DropName<'_>> = members
+                .iter()
+                .map(|d| DropName {
+                    domain: drafts[*d].name.as_str(),
+                    seed: self.seed,
+                })
+                .collect();
             let times = tld.schedule.plan(self.seed, &tld.name, *date, &names);
             for (d, release) in members.iter().zip(times) {
-                plans[*d] = Some(DropPlan { date: *date, release, reveal: tld.schedule.reveal(*date, release) });
+                plans[*d] = Some(DropPlan {
+                    date: *date,
+                    release,
+                    reveal: tld.schedule.reveal(*date, release),
+                });
             }
         }
-        let earliest_offset = scenario.rivals.iter().map(|r| r.strategy.earliest_offset()).min().unwrap_or_default();
+        let earliest_offset = scenario
+            .rivals
+            .iter()
+            .map(|r| r.strategy.earliest_offset())
+            .min()
+            .unwrap_or_default();
         for (draft, (plan, _date)) in drafts.into_iter().zip(plans.into_iter().zip(dates)) {
             let Some(plan) = plan else { continue };
             self.add_domain(&scenario.tlds[draft.tld], draft, plan, earliest_offset);
         }
     }
 
-    fn add_domain(&mut self, tld: &TldConfig, draft: Draft, plan: DropPlan, earliest_offset: Duration) {
+    fn add_domain(
+        &mut self,
+        tld: &TldConfig,
+        draft: Draft,
+        plan: DropPlan,
+        earliest_offset: Duration,
+    ) {
         let i = self.domains.len();
         let pending_from = plan.release - tld.pending_delete;
         let deleted = match draft.restore {
@@ -179,7 +221,9 @@ impl World {
             None => pending_from - tld.redemption,
         };
         let expires = deleted - Duration::seconds(draft.grace_used);
-        let created = expires.checked_sub_months(Months::new(12 * draft.registered_years)).unwrap_or(expires);
+        let created = expires
+            .checked_sub_months(Months::new(12 * draft.registered_years))
+            .unwrap_or(expires);
         let state = if deleted > self.start {
             State::AutoRenewGrace
         } else if pending_from > self.start {
@@ -207,14 +251,18 @@ impl World {
             _ => self.list(i, self.start),
         }
         if pending_from > self.start {
-            self.agenda.schedule(pending_from, Event::EnterPendingDelete(i));
+            self.agenda
+                .schedule(pending_from, Event::EnterPendingDelete(i));
         }
         if let Some((_, restore_at)) = draft.restore {
-            self.agenda.schedule(restore_at, Event::RegistrantRestore(i));
+            self.agenda
+                .schedule(restore_at, Event::RegistrantRestore(i));
         }
         // Rivals plan a race shortly before their first possible fire.
-        let prepare = plan.release.min(plan.reveal.drop_time + earliest_offset) - Duration::seconds(1);
-        self.agenda.schedule(prepare.max(self.start), Event::PrepareRace(i));
+        let prepare =
+            plan.release.min(plan.reveal.drop_time + earliest_offset) - Duration::seconds(1);
+        self.agenda
+            .schedule(prepare.max(self.start), Event::PrepareRace(i));
         self.agenda.schedule(plan.release, Event::Release(i));
     }
 }

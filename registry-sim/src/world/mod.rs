@@ -172,8 +172,16 @@ impl World {
                 let name = self.domains[domain].name.clone();
                 let tld = &self.scenario.tlds[self.domains[domain].tld];
                 // Rivals know the registry's rules and always send the required extensions.
-                let extensions = tld.required_extensions.iter().map(|k| (k.clone(), "rival".to_string())).collect();
-                let request = CreateRequest { period_years: 1, auth_code: None, extensions };
+                let extensions = tld
+                    .required_extensions
+                    .iter()
+                    .map(|k| (k.clone(), "rival".to_string()))
+                    .collect();
+                let request = CreateRequest {
+                    period_years: 1,
+                    auth_code: None,
+                    extensions,
+                };
                 self.create_as(session, &name, at, &request);
             }
         }
@@ -182,7 +190,11 @@ impl World {
     fn list(&mut self, i: usize, at: DateTime<Utc>) {
         let domain = &self.domains[i];
         if let Some(plan) = domain.drop {
-            let entry = Entry { domain: domain.name.to_string(), tld: self.scenario.tlds[domain.tld].name.clone(), reveal: plan.reveal };
+            let entry = Entry {
+                domain: domain.name.to_string(),
+                tld: self.scenario.tlds[domain.tld].name.clone(),
+                reveal: plan.reveal,
+            };
             self.feed.add(entry, at);
         }
     }
@@ -192,7 +204,11 @@ impl World {
         domain.state = State::Registered;
         domain.drop = None;
         // A restore renews: the registrant paid for another year from the old expiry.
-        domain.expires = domain.expires.max(at).checked_add_months(Months::new(12)).unwrap_or(domain.expires);
+        domain.expires = domain
+            .expires
+            .max(at)
+            .checked_add_months(Months::new(12))
+            .unwrap_or(domain.expires);
         let name = domain.name.to_string();
         self.feed.take(&name, ChangeKind::Removed, at);
     }
@@ -206,11 +222,22 @@ impl World {
         let tld = self.scenario.tlds[domain.tld].name.clone();
         let mut arrivals = Vec::new();
         for (r, rival) in self.scenario.rivals.iter().enumerate() {
-            let mut rng = crate::rng::derive(self.seed, &[b"rival", rival.name.as_bytes(), domain.name.as_str().as_bytes()]);
-            for planned in rival.plan(&tld, &domain.features, plan.release, &plan.reveal, &mut rng) {
+            let mut rng = crate::rng::derive(
+                self.seed,
+                &[
+                    b"rival",
+                    rival.name.as_bytes(),
+                    domain.name.as_str().as_bytes(),
+                ],
+            );
+            for planned in rival.plan(&tld, &domain.features, plan.release, &plan.reveal, &mut rng)
+            {
                 let session = self.rival_sessions[r][planned.session as usize];
                 // A plan made late (a name dropping right at the start) cannot reach back in time.
-                arrivals.push((planned.arrival.max(self.now), Event::RivalCreate { domain: i, session }));
+                arrivals.push((
+                    planned.arrival.max(self.now),
+                    Event::RivalCreate { domain: i, session },
+                ));
             }
         }
         for (at, event) in arrivals {
@@ -227,7 +254,9 @@ impl World {
         domain.state = State::Available;
         let name = domain.name.to_string();
         self.feed.take(&name, ChangeKind::Dropped, at);
-        self.races.entry(i).or_insert_with(|| Race::new(name, plan.release));
+        self.races
+            .entry(i)
+            .or_insert_with(|| Race::new(name, plan.release));
         self.released.push(i);
         self.counters.drops += 1;
     }
@@ -236,14 +265,19 @@ impl World {
     pub fn races(&self, tlds: &[String]) -> Vec<&Race> {
         self.released
             .iter()
-            .filter(|i| tlds.is_empty() || tlds.contains(&self.scenario.tlds[self.domains[**i].tld].name))
+            .filter(|i| {
+                tlds.is_empty() || tlds.contains(&self.scenario.tlds[self.domains[**i].tld].name)
+            })
             .filter_map(|i| self.races.get(i))
             .collect()
     }
 
     /// The race log as text, one line per drop: byte-identical for identical runs.
     pub fn race_log(&self) -> String {
-        self.races(&[]).iter().map(|r| r.log_line() + "\n").collect()
+        self.races(&[])
+            .iter()
+            .map(|r| r.log_line() + "\n")
+            .collect()
     }
 
     fn catcher_of(&self, session: usize) -> (&str, &str) {
@@ -254,7 +288,8 @@ impl World {
 
 /// The expiry after `years` years (EPP periods are whole years here).
 fn add_years(from: DateTime<Utc>, years: u32) -> DateTime<Utc> {
-    from.checked_add_months(Months::new(12 * years)).unwrap_or(from + Duration::days(365 * i64::from(years)))
+    from.checked_add_months(Months::new(12 * years))
+        .unwrap_or(from + Duration::days(365 * i64::from(years)))
 }
 
 /// Maps a limit refusal or policy to its EPP code, in one place.

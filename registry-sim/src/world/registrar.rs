@@ -51,19 +51,40 @@ pub struct InfoAnswer {
 impl World {
     pub fn login(&mut self, registrar_id: &str, password: &str) -> Result<String, Outcome> {
         let Some(&r) = self.registrar_index.get(registrar_id) else {
-            return Err(refused(Code::AuthorizationError, format!("unknown registrar `{registrar_id}` or wrong password")));
+            return Err(refused(
+                Code::AuthorizationError,
+                format!("unknown registrar `{registrar_id}` or wrong password"),
+            ));
         };
         let registrar = &mut self.registrars[r];
         if registrar.password.as_deref() != Some(password) {
-            return Err(refused(Code::AuthorizationError, format!("unknown registrar `{registrar_id}` or wrong password")));
+            return Err(refused(
+                Code::AuthorizationError,
+                format!("unknown registrar `{registrar_id}` or wrong password"),
+            ));
         }
         if registrar.open_sessions >= registrar.max_sessions {
-            return Err(refused(Code::SessionLimitExceeded, format!("registrar `{registrar_id}` already holds {} sessions (limit {})", registrar.open_sessions, registrar.max_sessions)));
+            return Err(refused(
+                Code::SessionLimitExceeded,
+                format!(
+                    "registrar `{registrar_id}` already holds {} sessions (limit {})",
+                    registrar.open_sessions, registrar.max_sessions
+                ),
+            ));
         }
         registrar.open_sessions += 1;
-        let token = format!("{registrar_id}-{}-{:016x}", self.sessions.len(), self.token_rng.random::<u64>());
-        self.session_tokens.insert(token.clone(), self.sessions.len());
-        self.sessions.push(Session { registrar: r, rate: SessionRate::default(), open: true });
+        let token = format!(
+            "{registrar_id}-{}-{:016x}",
+            self.sessions.len(),
+            self.token_rng.random::<u64>()
+        );
+        self.session_tokens
+            .insert(token.clone(), self.sessions.len());
+        self.sessions.push(Session {
+            registrar: r,
+            rate: SessionRate::default(),
+            open: true,
+        });
         Ok(token)
     }
 
@@ -84,7 +105,12 @@ impl World {
             .get(token)
             .copied()
             .filter(|s| self.sessions[*s].open)
-            .ok_or_else(|| refused(Code::AuthorizationError, "unknown or closed session: log in first"))
+            .ok_or_else(|| {
+                refused(
+                    Code::AuthorizationError,
+                    "unknown or closed session: log in first",
+                )
+            })
     }
 
     /// The TLD a name belongs to, or why the registry does not handle it.
@@ -95,9 +121,21 @@ impl World {
             .iter()
             .enumerate()
             .find(|(_, t)| t.name == name.tld())
-            .ok_or_else(|| refused(Code::ParameterPolicyError, format!("TLD `.{}` is not served by this registry", name.tld())))?;
+            .ok_or_else(|| {
+                refused(
+                    Code::ParameterPolicyError,
+                    format!("TLD `.{}` is not served by this registry", name.tld()),
+                )
+            })?;
         if !tld.zones().iter().any(|z| z == name.zone()) {
-            return Err(refused(Code::ParameterPolicyError, format!("`{name}` is not registrable: .{} takes names in {}", tld.name, tld.zones().join(", "))));
+            return Err(refused(
+                Code::ParameterPolicyError,
+                format!(
+                    "`{name}` is not registrable: .{} takes names in {}",
+                    tld.name,
+                    tld.zones().join(", ")
+                ),
+            ));
         }
         Ok((t, tld))
     }
@@ -106,10 +144,16 @@ impl World {
     fn policy(&self, name: &DomainName, tld: &TldConfig) -> Result<(), Outcome> {
         let features = name.features();
         if tld.is_premium(name.label(), features.length) {
-            return Err(refused(Code::ParameterPolicyError, format!("`{name}` is a premium name")));
+            return Err(refused(
+                Code::ParameterPolicyError,
+                format!("`{name}` is a premium name"),
+            ));
         }
         if tld.reserved_labels.contains(name.label()) {
-            return Err(refused(Code::ParameterPolicyError, format!("`{name}` is reserved")));
+            return Err(refused(
+                Code::ParameterPolicyError,
+                format!("`{name}` is reserved"),
+            ));
         }
         Ok(())
     }
@@ -137,11 +181,26 @@ impl World {
         };
         if let Err(outcome) = self.policy(&name, tld) {
             let premium = outcome.message.contains("premium");
-            return answer(name.as_str(), outcome, if premium { "premium" } else { "reserved" }, premium);
+            return answer(
+                name.as_str(),
+                outcome,
+                if premium { "premium" } else { "reserved" },
+                premium,
+            );
         }
         match self.domain(name.as_str()).map(|d| d.state) {
-            Some(state) if state.listed() => answer(name.as_str(), refused(Code::ObjectExists, "pending delete"), "pendingDelete", false),
-            Some(state) if state.exists() => answer(name.as_str(), refused(Code::ObjectExists, "in use"), "in use", false),
+            Some(state) if state.listed() => answer(
+                name.as_str(),
+                refused(Code::ObjectExists, "pending delete"),
+                "pendingDelete",
+                false,
+            ),
+            Some(state) if state.exists() => answer(
+                name.as_str(),
+                refused(Code::ObjectExists, "in use"),
+                "in use",
+                false,
+            ),
             _ => answer(name.as_str(), Outcome::ok(), "", false),
         }
     }
@@ -149,7 +208,12 @@ impl World {
     /// A create from a logged-in session, arriving now.
     pub fn create(&mut self, token: &str, input: &str, request: &CreateRequest) -> CreateAnswer {
         let now = self.now;
-        let reply = |outcome: Outcome| CreateAnswer { outcome, domain: input.to_string(), registered: None, server_time: now };
+        let reply = |outcome: Outcome| CreateAnswer {
+            outcome,
+            domain: input.to_string(),
+            registered: None,
+            server_time: now,
+        };
         let session = match self.session(token) {
             Ok(s) => s,
             Err(outcome) => return self.count(reply(outcome)),
@@ -170,13 +234,30 @@ impl World {
     }
 
     /// A create arriving at `at` on `session`: the one path for our catcher and rivals alike.
-    pub(super) fn create_as(&mut self, session: usize, name: &DomainName, at: DateTime<Utc>, request: &CreateRequest) -> CreateAnswer {
+    pub(super) fn create_as(
+        &mut self,
+        session: usize,
+        name: &DomainName,
+        at: DateTime<Utc>,
+        request: &CreateRequest,
+    ) -> CreateAnswer {
         let answer = self.decide_create(session, name, at, request);
         self.count(answer)
     }
 
-    fn decide_create(&mut self, session: usize, name: &DomainName, at: DateTime<Utc>, request: &CreateRequest) -> CreateAnswer {
-        let reply = |outcome: Outcome| CreateAnswer { outcome, domain: name.to_string(), registered: None, server_time: at };
+    fn decide_create(
+        &mut self,
+        session: usize,
+        name: &DomainName,
+        at: DateTime<Utc>,
+        request: &CreateRequest,
+    ) -> CreateAnswer {
+        let reply = |outcome: Outcome| CreateAnswer {
+            outcome,
+            domain: name.to_string(),
+            registered: None,
+            server_time: at,
+        };
         let (t, tld) = match self.tld_for(name) {
             Ok(found) => found,
             Err(outcome) => return reply(outcome),
@@ -184,12 +265,26 @@ impl World {
         if let Err(outcome) = self.policy(name, tld) {
             return reply(outcome);
         }
-        if let Some(missing) = tld.required_extensions.iter().find(|k| !request.extensions.contains_key(*k)) {
-            return reply(refused(Code::ParameterPolicyError, format!(".{} requires the extension `{missing}`", tld.name)));
+        if let Some(missing) = tld
+            .required_extensions
+            .iter()
+            .find(|k| !request.extensions.contains_key(*k))
+        {
+            return reply(refused(
+                Code::ParameterPolicyError,
+                format!(".{} requires the extension `{missing}`", tld.name),
+            ));
         }
-        let years = if request.period_years == 0 { 1 } else { request.period_years };
+        let years = if request.period_years == 0 {
+            1
+        } else {
+            request.period_years
+        };
         if years > 10 {
-            return reply(refused(Code::ParameterPolicyError, "period_years must be 1 to 10"));
+            return reply(refused(
+                Code::ParameterPolicyError,
+                "period_years must be 1 to 10",
+            ));
         }
         let create_interval = tld.create_interval;
         let penalty = self.scenario.exists_penalty;
@@ -200,14 +295,23 @@ impl World {
         let per_second = self.registrars[registrar].creates_per_second;
         let last = self.registrars[registrar].last_create.get(&t).copied();
         let interval_refusal = match last {
-            Some(last) if create_interval > chrono::Duration::zero() && at < last + create_interval => {
-                Some(format!("one create per {}s per registrar in .{}", create_interval.num_seconds(), self.scenario.tlds[t].name))
+            Some(last)
+                if create_interval > chrono::Duration::zero() && at < last + create_interval =>
+            {
+                Some(format!(
+                    "one create per {}s per registrar in .{}",
+                    create_interval.num_seconds(),
+                    self.scenario.tlds[t].name
+                ))
             }
             _ => None,
         };
         let limit = match interval_refusal {
             Some(why) => Err(why),
-            None => self.sessions[session].rate.admit(at, per_second).map_err(|r| r.to_string()),
+            None => self.sessions[session]
+                .rate
+                .admit(at, per_second)
+                .map_err(|r| r.to_string()),
         };
         if limit.is_ok() {
             self.registrars[registrar].last_create.insert(t, at);
@@ -222,12 +326,34 @@ impl World {
         {
             let early = self.domains[i].drop.is_some_and(|p| at < p.release);
             self.sessions[session].rate.penalize(at, penalty);
-            self.record(index, session, at, if early { AttemptOutcome::Early } else { AttemptOutcome::Lost });
-            return reply(refused(Code::ObjectExists, if early { "object exists (not yet released)" } else { "object exists" }));
+            self.record(
+                index,
+                session,
+                at,
+                if early {
+                    AttemptOutcome::Early
+                } else {
+                    AttemptOutcome::Lost
+                },
+            );
+            return reply(refused(
+                Code::ObjectExists,
+                if early {
+                    "object exists (not yet released)"
+                } else {
+                    "object exists"
+                },
+            ));
         }
 
         let sponsor = self.registrars[registrar].id.clone();
-        let code = request.auth_code.clone().filter(|c| !c.is_empty()).unwrap_or_else(|| auth_code(self.seed, name.as_str(), self.counters.creates as u32 + 1));
+        let code = request
+            .auth_code
+            .clone()
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| {
+                auth_code(self.seed, name.as_str(), self.counters.creates as u32 + 1)
+            });
         let expires = add_years(at, years);
         match index {
             Some(i) => {
@@ -256,21 +382,42 @@ impl World {
             }
         }
         self.record(index, session, at, AttemptOutcome::Won);
-        CreateAnswer { outcome: Outcome::ok(), domain: name.to_string(), registered: Some((at, expires, code)), server_time: at }
+        CreateAnswer {
+            outcome: Outcome::ok(),
+            domain: name.to_string(),
+            registered: Some((at, expires, code)),
+            server_time: at,
+        }
     }
 
     /// Adds an attempt to the name's race, if the name is (or was) headed for a drop.
-    fn record(&mut self, index: Option<usize>, session: usize, at: DateTime<Utc>, outcome: AttemptOutcome) {
+    fn record(
+        &mut self,
+        index: Option<usize>,
+        session: usize,
+        at: DateTime<Utc>,
+        outcome: AttemptOutcome,
+    ) {
         let Some(i) = index else { return };
-        let Some(plan) = self.domains[i].drop else { return };
+        let Some(plan) = self.domains[i].drop else {
+            return;
+        };
         let (catcher, registrar) = self.catcher_of(session);
         let (catcher, registrar) = (catcher.to_string(), registrar.to_string());
         let name = self.domains[i].name.to_string();
-        self.races.entry(i).or_insert_with(|| crate::race::Race::new(name, plan.release)).record(&catcher, &registrar, at, outcome);
+        self.races
+            .entry(i)
+            .or_insert_with(|| crate::race::Race::new(name, plan.release))
+            .record(&catcher, &registrar, at, outcome);
     }
 
     pub fn info(&self, token: &str, input: &str) -> InfoAnswer {
-        let none = |outcome: Outcome| InfoAnswer { outcome, domain: None, rgp_status: String::new(), auth_code: String::new() };
+        let none = |outcome: Outcome| InfoAnswer {
+            outcome,
+            domain: None,
+            rgp_status: String::new(),
+            auth_code: String::new(),
+        };
         let session = match self.session(token) {
             Ok(s) => s,
             Err(outcome) => return none(outcome),
@@ -281,15 +428,26 @@ impl World {
         };
         match self.domain(name.as_str()) {
             Some(domain) if domain.state.exists() => {
-                let sponsor = domain.sponsor == self.registrars[self.sessions[session].registrar].id;
+                let sponsor =
+                    domain.sponsor == self.registrars[self.sessions[session].registrar].id;
                 InfoAnswer {
                     outcome: Outcome::ok(),
-                    rgp_status: domain.state.rgp_status(domain.created, self.now).to_string(),
-                    auth_code: if sponsor { domain.auth_code.clone() } else { String::new() },
+                    rgp_status: domain
+                        .state
+                        .rgp_status(domain.created, self.now)
+                        .to_string(),
+                    auth_code: if sponsor {
+                        domain.auth_code.clone()
+                    } else {
+                        String::new()
+                    },
                     domain: Some(domain.clone()),
                 }
             }
-            _ => none(refused(Code::ObjectDoesNotExist, format!("`{name}` does not exist"))),
+            _ => none(refused(
+                Code::ObjectDoesNotExist,
+                format!("`{name}` does not exist"),
+            )),
         }
     }
 
@@ -303,15 +461,27 @@ impl World {
             Ok(name) => name,
             Err(e) => return refused(Code::SyntaxError, e.0),
         };
-        let Some(&i) = self.index.get(name.as_str()).filter(|i| self.domains[**i].state.exists()) else {
+        let Some(&i) = self
+            .index
+            .get(name.as_str())
+            .filter(|i| self.domains[**i].state.exists())
+        else {
             return refused(Code::ObjectDoesNotExist, format!("`{name}` does not exist"));
         };
         if self.domains[i].sponsor != self.registrars[self.sessions[session].registrar].id {
-            return refused(Code::AuthorizationError, format!("`{name}` is sponsored by another registrar"));
+            return refused(
+                Code::AuthorizationError,
+                format!("`{name}` is sponsored by another registrar"),
+            );
         }
         if self.domains[i].state != State::Redemption {
-            let rgp = self.domains[i].state.rgp_status(self.domains[i].created, self.now);
-            return refused(Code::ParameterPolicyError, format!("`{name}` is not in redemptionPeriod (rgp status `{rgp}`)"));
+            let rgp = self.domains[i]
+                .state
+                .rgp_status(self.domains[i].created, self.now);
+            return refused(
+                Code::ParameterPolicyError,
+                format!("`{name}` is not in redemptionPeriod (rgp status `{rgp}`)"),
+            );
         }
         self.restore(i, self.now);
         Outcome::ok()

@@ -33,12 +33,20 @@ strategy = { kind = "poll", interval = "1ms", attempts = 1 }
 "#;
 
 fn world(seed: u64) -> World {
-    World::new(Arc::new(Scenario::parse(SCENARIO, "test").unwrap()), seed, None)
+    World::new(
+        Arc::new(Scenario::parse(SCENARIO, "test").unwrap()),
+        seed,
+        None,
+    )
 }
 
 /// The dropping names in release order.
 fn drops(world: &World) -> Vec<(String, DateTime<Utc>)> {
-    let mut drops: Vec<_> = world.domains().iter().filter_map(|d| d.drop.map(|p| (d.name.to_string(), p.release))).collect();
+    let mut drops: Vec<_> = world
+        .domains()
+        .iter()
+        .filter_map(|d| d.drop.map(|p| (d.name.to_string(), p.release)))
+        .collect();
     drops.sort_by_key(|d| d.1);
     drops
 }
@@ -62,7 +70,10 @@ fn earliest_arrival_wins_the_race() {
     w.advance_to(release + ms(50));
     let race = w.races(&[])[0].clone();
     let win = race.winner.clone().unwrap();
-    assert_eq!((win.catcher.as_str(), win.registrar.as_str(), win.at), ("ours", "ours-1", release + ms(5)));
+    assert_eq!(
+        (win.catcher.as_str(), win.registrar.as_str(), win.at),
+        ("ours", "ours-1", release + ms(5))
+    );
     let margin = race.winning_margin().unwrap();
     assert!(margin > ms(4) && margin < ms(7), "margin {margin}");
     assert_eq!(race.catchers["fast"].attempts, 1);
@@ -76,7 +87,10 @@ fn earliest_arrival_wins_the_race() {
     let race = w.races(&[])[1].clone();
     assert_eq!(race.winner.as_ref().unwrap().catcher, "fast");
     assert_eq!(race.winner.as_ref().unwrap().registrar, "fast-1");
-    assert_eq!(race.catchers["ours"].first_after_release, Some(release2 + ms(30)));
+    assert_eq!(
+        race.catchers["ours"].first_after_release,
+        Some(release2 + ms(30))
+    );
 }
 
 #[test]
@@ -90,35 +104,101 @@ fn creates_before_release_fail_and_penalize_the_session() {
     w.advance_to(release + ms(1));
     // Still inside the 100 ms penalty? No: 201 ms have passed. Penalize again right at release.
     let (other, _) = drops(&w)[5].clone();
-    assert_eq!(w.create(&token, &other, &CreateRequest::default()).outcome.code, Code::ObjectExists);
+    assert_eq!(
+        w.create(&token, &other, &CreateRequest::default())
+            .outcome
+            .code,
+        Code::ObjectExists
+    );
     let blocked = w.create(&token, &name, &CreateRequest::default());
-    assert_eq!(blocked.outcome.code, Code::SessionLimitExceeded, "{}", blocked.outcome);
+    assert_eq!(
+        blocked.outcome.code,
+        Code::SessionLimitExceeded,
+        "{}",
+        blocked.outcome
+    );
     assert!(blocked.outcome.message.contains("penalized"));
     w.advance_to(release + ms(50));
-    let race = w.races(&[]).into_iter().find(|r| r.domain == name).unwrap().clone();
+    let race = w
+        .races(&[])
+        .into_iter()
+        .find(|r| r.domain == name)
+        .unwrap()
+        .clone();
     let ours = &race.catchers["ours"];
     assert_eq!((ours.attempts, ours.early, ours.limited), (2, 1, 1));
-    assert_eq!(ours.first_after_release, None, "a refused create never competed");
+    assert_eq!(
+        ours.first_after_release, None,
+        "a refused create never competed"
+    );
     assert_eq!(race.winner.unwrap().catcher, "fast");
 }
 
 #[test]
 fn registrar_limits_and_authentication() {
     let mut w = world(5);
-    assert_eq!(w.login("ours-1", "wrong").unwrap_err().code, Code::AuthorizationError);
-    assert_eq!(w.login("nobody", "pw").unwrap_err().code, Code::AuthorizationError);
-    assert_eq!(w.login("fast-1", "").unwrap_err().code, Code::AuthorizationError, "rival accounts are not for login");
+    assert_eq!(
+        w.login("ours-1", "wrong").unwrap_err().code,
+        Code::AuthorizationError
+    );
+    assert_eq!(
+        w.login("nobody", "pw").unwrap_err().code,
+        Code::AuthorizationError
+    );
+    assert_eq!(
+        w.login("fast-1", "").unwrap_err().code,
+        Code::AuthorizationError,
+        "rival accounts are not for login"
+    );
     let token = w.login("ours-1", "pw").unwrap();
-    assert_eq!(w.login("ours-1", "pw").unwrap_err().code, Code::SessionLimitExceeded);
+    assert_eq!(
+        w.login("ours-1", "pw").unwrap_err().code,
+        Code::SessionLimitExceeded
+    );
     // Two creates a second on fresh names; the third in the same second is refused.
-    assert_eq!(w.create(&token, "fresh-one.com", &CreateRequest::default()).outcome.code, Code::Ok);
-    assert_eq!(w.create(&token, "fresh-two.com", &CreateRequest::default()).outcome.code, Code::Ok);
-    assert_eq!(w.create(&token, "fresh-three.com", &CreateRequest::default()).outcome.code, Code::SessionLimitExceeded);
+    assert_eq!(
+        w.create(&token, "fresh-one.com", &CreateRequest::default())
+            .outcome
+            .code,
+        Code::Ok
+    );
+    assert_eq!(
+        w.create(&token, "fresh-two.com", &CreateRequest::default())
+            .outcome
+            .code,
+        Code::Ok
+    );
+    assert_eq!(
+        w.create(&token, "fresh-three.com", &CreateRequest::default())
+            .outcome
+            .code,
+        Code::SessionLimitExceeded
+    );
     w.advance_to(w.now() + Duration::seconds(1));
-    assert_eq!(w.create(&token, "fresh-three.com", &CreateRequest::default()).outcome.code, Code::Ok);
-    assert_eq!(w.create(&token, "bad_name.com", &CreateRequest::default()).outcome.code, Code::SyntaxError);
-    assert_eq!(w.create(&token, "name.org", &CreateRequest::default()).outcome.code, Code::ParameterPolicyError);
-    assert_eq!(w.create("no-session", "x.com", &CreateRequest::default()).outcome.code, Code::AuthorizationError);
+    assert_eq!(
+        w.create(&token, "fresh-three.com", &CreateRequest::default())
+            .outcome
+            .code,
+        Code::Ok
+    );
+    assert_eq!(
+        w.create(&token, "bad_name.com", &CreateRequest::default())
+            .outcome
+            .code,
+        Code::SyntaxError
+    );
+    assert_eq!(
+        w.create(&token, "name.org", &CreateRequest::default())
+            .outcome
+            .code,
+        Code::ParameterPolicyError
+    );
+    assert_eq!(
+        w.create("no-session", "x.com", &CreateRequest::default())
+            .outcome
+            .code,
+        Code::AuthorizationError
+    );
     assert_eq!(w.logout(&token).code, Code::Ok);
     assert!(w.login("ours-1", "pw").is_ok(), "logout frees the session");
 }

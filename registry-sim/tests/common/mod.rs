@@ -23,15 +23,27 @@ pub struct TestSim {
 impl TestSim {
     pub async fn start(scenario: &str, options: SimOptions) -> TestSim {
         let scenario = Scenario::load(scenario).expect("scenario");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let sim = Sim::new(scenario, options);
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(registry_sim::run(listener, Arc::clone(&sim), async {
             let _ = stopped.await;
         }));
-        let channel = Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("connect");
-        TestSim { addr, sim, channel, stop: Some(stop), server: Some(server) }
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect");
+        TestSim {
+            addr,
+            sim,
+            channel,
+            stop: Some(stop),
+            server: Some(server),
+        }
     }
 
     pub fn registrar(&self) -> RegistrarClient<Channel> {
@@ -53,7 +65,11 @@ impl TestSim {
         }
         if let Some(server) = self.server.take() {
             drop(self.channel);
-            tokio::time::timeout(std::time::Duration::from_secs(10), server).await.expect("graceful shutdown in time").expect("join").expect("server result");
+            tokio::time::timeout(std::time::Duration::from_secs(10), server)
+                .await
+                .expect("graceful shutdown in time")
+                .expect("join")
+                .expect("server result");
         }
     }
 }
