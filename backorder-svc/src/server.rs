@@ -16,12 +16,8 @@ pub async fn run(
     ctx: Context,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(backorder_proto::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(backorder_proto::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<pb::account_service_server::AccountServiceServer<AccountApi>>()
@@ -56,6 +52,24 @@ pub async fn run(
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;
     Ok(())
+}
+
+/// The services this binary serves: reflection lists exactly these (the descriptor set also
+/// describes the registry simulator's services, which are not served here).
+pub const SERVED: &[&str] = &[
+    "backorder.v1.AccountService",
+    "backorder.v1.CatalogService",
+    "backorder.v1.OperatorService",
+    "grpc.health.v1.Health",
+];
+
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    SERVED.iter().fold(
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(backorder_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+        |builder, name| builder.with_service_name(*name),
+    )
 }
 
 /// Resolves on SIGINT or SIGTERM.

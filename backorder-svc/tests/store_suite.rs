@@ -626,6 +626,37 @@ async fn the_catalog_is_seeded_once(store: SharedStore) {
     assert_eq!(total as usize, tlds.len() - 1);
 }
 
+async fn events_append_in_order_and_dedupe(store: SharedStore) {
+    use backorder_svc::domain::event::{EventType, NewEvent};
+    let a = open(&store, "a").await;
+    let b = open(&store, "b").await;
+    let mut low = NewEvent::new(a, EventType::LowBalance, now(), "funds short for order 1");
+    low.dedupe_key = Some("low_balance:1".into());
+    let first = store.append_event(&low).await.unwrap();
+    assert!(first.is_some());
+    assert_eq!(
+        store.append_event(&low).await.unwrap(),
+        None,
+        "a deduplicated event is recorded once"
+    );
+    store
+        .append_event(&NewEvent::new(b, EventType::AlertMatch, now(), "x.com"))
+        .await
+        .unwrap();
+    store
+        .append_event(&NewEvent::new(a, EventType::StatusChanged, now(), "y"))
+        .await
+        .unwrap();
+    let mine = store.list_events(Some(a), 0, 10).await.unwrap();
+    assert_eq!(
+        mine.iter().map(|e| e.event.kind).collect::<Vec<_>>(),
+        vec![EventType::LowBalance, EventType::StatusChanged]
+    );
+    let after = store.list_events(Some(a), mine[0].id, 10).await.unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(store.list_events(None, 0, 10).await.unwrap().len(), 3);
+}
+
 macro_rules! store_suite {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -662,4 +693,5 @@ store_suite!(
     closed_accounts_take_no_money,
     api_keys_are_found_by_hash_and_revoked,
     the_catalog_is_seeded_once,
+    events_append_in_order_and_dedupe,
 );

@@ -3,4 +3,5 @@
 
 pub mod account;
 pub mod catalog;
+pub mod event;
 pub mod money;

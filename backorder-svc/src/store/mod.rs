@@ -7,6 +7,7 @@ mod sqlite;
 
 use crate::domain::account::{Account, AccountId, AccountState, PriceTier};
 use crate::domain::catalog::{BackorderClass, Tld, TldName};
+use crate::domain::event::{Event, NewEvent};
 use crate::domain::money::{Currency, Money};
 use crate::ledger::invariants::LedgerSnapshot;
 use crate::ledger::{BalanceView, LedgerError, MovementRequest, Transfer, TransferKind};
@@ -243,6 +244,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         actor: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
+
+    // Events.
+    /// Appends one event on its own (changes append theirs inside their own transaction).
+    async fn append_event(&self, event: &NewEvent) -> StoreResult<Option<i64>>;
+    /// Events after the cursor `after`, oldest first; one account's or (None) everyone's.
+    async fn list_events(
+        &self,
+        account: Option<AccountId>,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>>;
 
     // Audit log.
     async fn list_audit(

@@ -39,6 +39,18 @@ impl SqlStore {
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
     }
+
+    /// Event ids come from a sequence, and sequences hand out ids before commit: without this
+    /// lock a stream reader could pass a cursor whose lower neighbour commits later. The lock
+    /// is held to the end of the transaction, so event ids become visible in order.
+    async fn lock_event_sequence(
+        tx: &mut sqlx::Transaction<'static, Db>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT pg_advisory_xact_lock(7001)")
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
 }
 
 include!("sql.rs");

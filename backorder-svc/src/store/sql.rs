@@ -11,6 +11,7 @@ use super::{
 use crate::clock::{from_micros, to_micros};
 use crate::domain::account::{Account, AccountId, AccountState, PriceTier};
 use crate::domain::catalog::{BackorderClass, Tld, TldName};
+use crate::domain::event::{Event, EventType, NewEvent};
 use crate::domain::money::{Currency, Money};
 use crate::ledger::invariants::{JournalEntry, LedgerAccountRow, LedgerSnapshot, OrderHolds};
 use crate::ledger::{
@@ -165,6 +166,68 @@ async fn remember(
 /// How many times a transaction that lost a race on an idempotency key is retried: the
 /// retry finds the winner's remembered outcome.
 const RACE_RETRIES: usize = 3;
+
+// ----- events -----------------------------------------------------------------------------
+
+/// Appends an event inside the transaction of the change it reports. An event with a dedupe
+/// key that was already recorded is skipped (None).
+async fn insert_event(tx: &mut Tx, event: &NewEvent) -> StoreResult<Option<i64>> {
+    SqlStore::lock_event_sequence(tx).await?;
+    let row = sqlx::query(
+        "INSERT INTO events (account_id, type, at, backorder_id, domain, auction_id, old_status, \
+         new_status, failure_reason, message, amount, currency, alert_id, dedupe_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+    )
+    .bind(event.account.0)
+    .bind(event.kind.as_str())
+    .bind(to_micros(event.at))
+    .bind(event.backorder_id)
+    .bind(&event.domain)
+    .bind(event.auction_id)
+    .bind(&event.old_status)
+    .bind(&event.new_status)
+    .bind(&event.failure_reason)
+    .bind(&event.message)
+    .bind(event.amount.map(|m| m.minor))
+    .bind(event.amount.map(|m| m.currency.code().to_string()))
+    .bind(event.alert_id)
+    .bind(&event.dedupe_key)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|row| row.try_get("id"))
+        .transpose()
+        .map_err(StoreError::from)
+}
+
+fn event_from_row(row: &DbRow) -> StoreResult<Event> {
+    let kind: String = row.try_get("type")?;
+    let amount: Option<i64> = row.try_get("amount")?;
+    let currency: Option<String> = row.try_get("currency")?;
+    let amount = match (amount, currency) {
+        (Some(minor), Some(code)) => Some(Money::new(currency_of(&code)?, minor)),
+        _ => None,
+    };
+    Ok(Event {
+        id: row.try_get("id")?,
+        event: NewEvent {
+            account: AccountId(row.try_get("account_id")?),
+            kind: EventType::from_db(&kind)
+                .ok_or_else(|| corrupt(format!("event type {kind:?}")))?,
+            at: from_micros(row.try_get("at")?),
+            backorder_id: row.try_get("backorder_id")?,
+            domain: row.try_get("domain")?,
+            auction_id: row.try_get("auction_id")?,
+            old_status: row.try_get("old_status")?,
+            new_status: row.try_get("new_status")?,
+            failure_reason: row.try_get("failure_reason")?,
+            message: row.try_get("message")?,
+            amount,
+            alert_id: row.try_get("alert_id")?,
+            dedupe_key: row.try_get("dedupe_key")?,
+        },
+    })
+}
 
 // ----- ledger ---------------------------------------------------------------------------
 
@@ -1356,5 +1419,29 @@ impl Store for SqlStore {
                 })
             })
             .collect()
+    }
+
+    async fn append_event(&self, event: &NewEvent) -> StoreResult<Option<i64>> {
+        let mut tx = self.begin_write().await?;
+        let id = insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn list_events(
+        &self,
+        account: Option<AccountId>,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>> {
+        let rows = sqlx::query(
+            "SELECT * FROM events WHERE id > $1 AND ($2 = 0 OR account_id = $2) ORDER BY id LIMIT $3",
+        )
+        .bind(after)
+        .bind(account.map_or(0, |a| a.0))
+        .bind(limit_of(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
     }
 }

@@ -48,6 +48,13 @@ impl SqlStore {
     async fn begin_snapshot(&self) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
         self.pool.begin().await
     }
+
+    /// SQLite writers are serialized by `BEGIN IMMEDIATE`: event ids commit in order already.
+    async fn lock_event_sequence(
+        _tx: &mut sqlx::Transaction<'static, Db>,
+    ) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
 }
 
 include!("sql.rs");
