@@ -106,7 +106,7 @@ async fn com_day() -> anyhow::Result<()> {
         build.as_secs_f64()
     );
     println!(
-        "  drop window 19:00-20:00: {} drops, {} creates ({} refused)",
+        "  drop window 19:00-20:00: {} drops, {} creates ({} answered other than 1000: lost, early or limited)",
         stats.drops, stats.creates, stats.rejected_creates
     );
     for c in &stats.catchers {
