@@ -164,7 +164,6 @@ impl World {
         let scenario = Arc::clone(&self.scenario);
         // Names dropping in the same session are planned together (a batch has an order).
         let mut groups: BTreeMap<(usize, NaiveDate), Vec<usize>> = BTreeMap::new();
-        let mut dates = Vec::with_capacity(drafts.len());
         for (d, draft) in drafts.iter().enumerate() {
             let tld = &scenario.tlds[draft.tld];
             let date = match draft.restore {
@@ -173,7 +172,6 @@ impl World {
                     .nth_session(deleted + tld.redemption + tld.pending_delete, 0),
                 None => tld.schedule.nth_session(self.start, draft.session),
             };
-            dates.push(date);
             groups.entry((draft.tld, date)).or_default().push(d);
         }
         let mut plans: Vec<Option<DropPlan>> = vec![None; drafts.len()];
@@ -201,7 +199,7 @@ impl World {
             .map(|r| r.strategy.earliest_offset())
             .min()
             .unwrap_or_default();
-        for (draft, (plan, _date)) in drafts.into_iter().zip(plans.into_iter().zip(dates)) {
+        for (draft, plan) in drafts.into_iter().zip(plans) {
             let Some(plan) = plan else { continue };
             self.add_domain(&scenario.tlds[draft.tld], draft, plan, earliest_offset);
         }

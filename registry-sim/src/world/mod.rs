@@ -292,7 +292,7 @@ fn add_years(from: DateTime<Utc>, years: u32) -> DateTime<Utc> {
         .unwrap_or(from + Duration::days(365 * i64::from(years)))
 }
 
-/// Maps a limit refusal or policy to its EPP code, in one place.
+/// A refusal with its EPP code; short because every command has several.
 fn refused(code: Code, message: impl Into<String>) -> crate::epp::Outcome {
     crate::epp::Outcome::new(code, message)
 }

@@ -217,3 +217,23 @@ fn same_seed_same_race_log_other_seed_other_log() {
     assert_ne!(a, run(6));
     assert_eq!(a.lines().count(), 6);
 }
+
+#[test]
+fn shipped_scenarios_replay_identically_without_any_client() {
+    for name in ["smoke", "cctld-mix"] {
+        let run = || {
+            let scenario = Arc::new(Scenario::load(name).unwrap());
+            let mut w = World::new(Arc::clone(&scenario), scenario.seed, None);
+            let end = w.now() + Duration::days(2);
+            w.advance_to(end);
+            (w.race_log(), w.counters())
+        };
+        let (log, counters) = run();
+        assert!(
+            counters.drops > 0 && counters.creates > 0,
+            "{name}: {counters:?}"
+        );
+        assert_eq!(log.lines().count() as i64, counters.drops);
+        assert_eq!(run(), (log, counters), "{name} must replay byte for byte");
+    }
+}
