@@ -136,6 +136,52 @@ async fn a_system_clock_follows_real_time_and_cannot_be_moved() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accelerated_clock_runs_the_drop_day_by_itself_and_ticks_without_waiting() {
+    let sim = TestSim::start(
+        "smoke",
+        SimOptions {
+            clock: ClockMode::Accelerated(6000.0),
+            ..SimOptions::default()
+        },
+    )
+    .await;
+    let mut control = sim.control();
+    let mut ticks = control
+        .watch_clock(api::WatchClockRequest {
+            participant: "viewer".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = ticks.next().await.unwrap().unwrap();
+    // Never acknowledged: a running clock does not wait for anyone.
+    let later = ticks.next().await.unwrap().unwrap();
+    assert!(later.tick > first.tick && time(&later.now) > time(&first.now));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let status = control
+        .get_status(api::GetStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let clock = status.clock.unwrap();
+    assert_eq!(
+        (clock.mode, clock.factor),
+        (api::ClockMode::Accelerated as i32, 6000.0)
+    );
+    assert!(
+        time(&clock.now) >= at("2026-03-02T19:30:00Z"),
+        "400 ms at 6000x is 40 virtual minutes"
+    );
+    assert_eq!(
+        status.pending_delete, 0,
+        "the whole smoke drop day has passed"
+    );
+    assert!(status.dropped > 0);
+    drop(ticks);
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_scenarios_are_refused_with_line_and_reason() {
     let sim = TestSim::start("smoke", SimOptions::default()).await;
     let mut control = sim.control();
