@@ -27,6 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve the gRPC API (the default).
     Serve(ServeArgs),
+    /// Import the pending-delete list from a file (HEXONET zip or CSV) and print the summary.
+    ImportDropList(ImportDropListArgs),
     /// Create another operator API key and print it once.
     CreateOperatorKey {
         /// A label to recognise the key by.
@@ -48,6 +50,34 @@ pub struct ServeArgs {
     /// Start time of the manual clock (RFC 3339); defaults to the current time.
     #[arg(long, env = "BACKORDER_CLOCK_START")]
     pub clock_start: Option<chrono::DateTime<chrono::Utc>>,
+
+    /// The registry's PendingDeleteFeed (e.g. http://127.0.0.1:50052): the drop list is
+    /// imported from it at start and every --drop-list-interval, and followed in between.
+    #[arg(long, env = "BACKORDER_REGISTRY_URL")]
+    pub registry_url: Option<String>,
+
+    /// Minutes between full drop-list imports from the registry feed.
+    #[arg(long, env = "BACKORDER_DROP_LIST_INTERVAL", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    pub drop_list_interval: u64,
+}
+
+#[derive(Debug, Clone, Parser)]
+pub struct ImportDropListArgs {
+    /// The file: a HEXONET zip of `domain;YYYY-MM-DD HH:MM:SS` lines, or plain CSV.
+    pub file: std::path::PathBuf,
+    /// The file's format; guessed from the content when omitted.
+    #[arg(long, value_enum)]
+    pub format: Option<DropListFormat>,
+    /// The file is the whole list for the zones it contains: listed names of those zones
+    /// missing from it left the list before their drop (restored).
+    #[arg(long)]
+    pub full: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DropListFormat {
+    HexonetZip,
+    Csv,
 }
 
 impl Default for ServeArgs {
@@ -56,6 +86,8 @@ impl Default for ServeArgs {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             clock: ClockKind::System,
             clock_start: None,
+            registry_url: None,
+            drop_list_interval: 15,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod drop_list;
 pub mod ledger;
 pub mod server;
 pub mod store;

@@ -1,9 +1,12 @@
-//! `backorder-svc [serve]` and `backorder-svc create-operator-key`.
+//! `backorder-svc [serve]`, `backorder-svc create-operator-key` and
+//! `backorder-svc import-drop-list`.
 
 use backorder_svc::api::Context;
 use backorder_svc::clock::{ManualClock, SharedClock, SystemClock};
-use backorder_svc::config::{Cli, ClockKind, Command, ServeArgs};
-use backorder_svc::{bootstrap, server, store};
+use backorder_svc::config::{
+    Cli, ClockKind, Command, DropListFormat, ImportDropListArgs, ServeArgs,
+};
+use backorder_svc::{bootstrap, catalog, drop_list, server, store};
 use clap::Parser;
 use std::sync::Arc;
 
@@ -18,6 +21,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(&cli.database_url, args).await,
+        Command::ImportDropList(args) => import_drop_list(&cli.database_url, args).await,
         Command::CreateOperatorKey { label } => {
             let store = store::connect(&cli.database_url).await?;
             let clock: SharedClock = Arc::new(SystemClock);
@@ -46,12 +50,40 @@ async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
     }
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(address = %listener.local_addr()?, database = %redact(database_url), clock = ?args.clock, "serving gRPC");
-    server::run(
-        listener,
-        Context { store, clock },
-        server::shutdown_signal(),
-    )
+    let (stop_feed, feed_stopped) = tokio::sync::watch::channel(false);
+    if let Some(url) = args.registry_url.clone() {
+        let interval = std::time::Duration::from_secs(args.drop_list_interval * 60);
+        tokio::spawn(drop_list::feed::run_schedule(
+            store.clone(),
+            clock.clone(),
+            url,
+            interval,
+            feed_stopped,
+        ));
+    }
+    let options = server::Options {
+        registry_url: args.registry_url,
+    };
+    server::run_with(listener, Context { store, clock }, options, async move {
+        server::shutdown_signal().await;
+        let _ = stop_feed.send(true);
+    })
     .await
+}
+
+/// `import-drop-list FILE`: the catalog must exist for the zones' finalization leads.
+async fn import_drop_list(database_url: &str, args: ImportDropListArgs) -> anyhow::Result<()> {
+    let store = store::connect(database_url).await?;
+    let (tlds, prices) = catalog::parse(catalog::DEFAULT_CATALOG)?;
+    store.seed_catalog_once(&tlds, &prices).await?;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let format = args.format.map(|f| match f {
+        DropListFormat::HexonetZip => drop_list::FileFormat::HexonetZip,
+        DropListFormat::Csv => drop_list::FileFormat::Csv,
+    });
+    let report = drop_list::cli::import_file(&store, &clock, &args.file, format, args.full).await?;
+    print!("{}", drop_list::cli::summary(&report));
+    Ok(())
 }
 
 /// The URL without its password, for logs.

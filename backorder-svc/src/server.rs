@@ -2,7 +2,7 @@
 //! speak only v1alpha) and health, with graceful shutdown. `run` takes a bound listener so
 //! tests can serve on port 0.
 
-use crate::api::{AccountApi, CatalogApi, Context, OperatorApi};
+use crate::api::{AccountApi, CatalogApi, Context, DropListApi, OperatorApi};
 use backorder_proto::backorder::v1 as pb;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +16,22 @@ pub async fn run(
     ctx: Context,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    run_with(listener, ctx, Options::default(), shutdown).await
+}
+
+/// What the server needs beyond storage and time.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The registry's pending-delete feed, for `DropListService.ImportFromRegistry`.
+    pub registry_url: Option<String>,
+}
+
+pub async fn run_with(
+    listener: TcpListener,
+    ctx: Context,
+    options: Options,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -27,6 +43,9 @@ pub async fn run(
         .await;
     health_reporter
         .set_serving::<pb::operator_service_server::OperatorServiceServer<OperatorApi>>()
+        .await;
+    health_reporter
+        .set_serving::<pb::drop_list_service_server::DropListServiceServer<DropListApi>>()
         .await;
 
     tonic::transport::Server::builder()
@@ -46,6 +65,9 @@ pub async fn run(
         .add_service(pb::catalog_service_server::CatalogServiceServer::new(
             CatalogApi::new(ctx.clone()),
         ))
+        .add_service(pb::drop_list_service_server::DropListServiceServer::new(
+            DropListApi::new(ctx.clone(), options.registry_url),
+        ))
         .add_service(pb::operator_service_server::OperatorServiceServer::new(
             OperatorApi::new(ctx),
         ))
@@ -59,6 +81,7 @@ pub async fn run(
 pub const SERVED: &[&str] = &[
     "backorder.v1.AccountService",
     "backorder.v1.CatalogService",
+    "backorder.v1.DropListService",
     "backorder.v1.OperatorService",
     "grpc.health.v1.Health",
 ];

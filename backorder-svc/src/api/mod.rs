@@ -4,6 +4,8 @@
 mod accounts;
 mod catalog;
 mod convert;
+mod drop_list;
+mod drop_list_convert;
 pub mod error;
 mod operator;
 
@@ -15,6 +17,7 @@ use tonic::Request;
 
 pub use accounts::AccountApi;
 pub use catalog::CatalogApi;
+pub use drop_list::DropListApi;
 pub use operator::OperatorApi;
 
 /// What every service needs: storage and time.

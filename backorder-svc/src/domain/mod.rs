@@ -3,5 +3,6 @@
 
 pub mod account;
 pub mod catalog;
+pub mod drop_list;
 pub mod event;
 pub mod money;

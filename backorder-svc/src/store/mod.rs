@@ -2,6 +2,7 @@
 //! setup); PostgreSQL serves production and several replicas. Both backends compile the same
 //! SQL from `sql.rs` (see the backend modules for why), with migrations per backend.
 
+pub mod drop_list;
 mod postgres;
 mod sqlite;
 
@@ -12,6 +13,7 @@ use crate::domain::money::{Currency, Money};
 use crate::ledger::invariants::LedgerSnapshot;
 use crate::ledger::{BalanceView, LedgerError, MovementRequest, Transfer, TransferKind};
 use async_trait::async_trait;
+pub use drop_list::{DropListEntry, DropListStore};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
@@ -156,7 +158,7 @@ pub enum AccountCreation {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: DropListStore + Send + Sync + std::fmt::Debug {
     fn backend(&self) -> Backend;
 
     // Accounts.

@@ -54,3 +54,4 @@ impl SqlStore {
 }
 
 include!("sql.rs");
+include!("drop_list_sql.rs");

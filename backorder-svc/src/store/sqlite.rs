@@ -58,3 +58,4 @@ impl SqlStore {
 }
 
 include!("sql.rs");
+include!("drop_list_sql.rs");

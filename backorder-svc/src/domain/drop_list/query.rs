@@ -1,0 +1,271 @@
+//! A validated drop-list query (the `QueryDomainPendingDeleteList` parameters). Built at the
+//! edge; the store compiles it to SQL, except the regular expression, which runs in Rust.
+
+use super::filter::{FieldError, LabelFilter};
+use chrono::{DateTime, NaiveDate, Utc};
+use sha2::{Digest, Sha256};
+
+pub const DEFAULT_LIMIT: u32 = 100;
+pub const MAX_LIMIT: u32 = 1000;
+pub const MAX_LENGTH: i32 = 20;
+pub const MAX_SCORE: i32 = 10;
+/// Longest accepted pattern, and the compiled-program and lazy-DFA budgets of the regex
+/// engine: a pattern that needs more is refused instead of eating memory.
+pub const MAX_REGEX_CHARS: usize = 256;
+pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+pub const REGEX_DFA_LIMIT: usize = 2 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrderBy {
+    #[default]
+    Name,
+    NameDesc,
+    DeletionDay,
+    DeletionDayDesc,
+    FinalizationDate,
+    FinalizationDateDesc,
+    Score,
+    ScoreDesc,
+    /// A seeded shuffle: the same seed gives the same order, so pages do not overlap.
+    Random(i64),
+}
+
+/// One `FINALIZATIONDATE` value: a whole UTC day or an exact instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinalizationPoint {
+    Day(NaiveDate),
+    At(DateTime<Utc>),
+}
+
+/// A regular expression on the label, compiled by the `regex` crate: linear-time matching
+/// (no backtracking) within fixed size limits, so no pattern can hang the server.
+#[derive(Debug, Clone)]
+pub struct LabelRegex {
+    pattern: String,
+    regex: regex::Regex,
+}
+
+impl PartialEq for LabelRegex {
+    fn eq(&self, other: &Self) -> bool {
+        self.pattern == other.pattern
+    }
+}
+
+impl Eq for LabelRegex {}
+
+impl LabelRegex {
+    pub fn new(pattern: &str) -> Result<Self, FieldError> {
+        if pattern.chars().count() > MAX_REGEX_CHARS {
+            return Err(FieldError::new(
+                "regexp",
+                format!("must be at most {MAX_REGEX_CHARS} characters"),
+            ));
+        }
+        let regex = regex::RegexBuilder::new(pattern)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .dfa_size_limit(REGEX_DFA_LIMIT)
+            .nest_limit(32)
+            .build()
+            .map_err(|error| match error {
+                regex::Error::CompiledTooBig(limit) => FieldError::new(
+                    "regexp",
+                    format!("is too large: it compiles to more than {limit} bytes"),
+                ),
+                other => FieldError::new(
+                    "regexp",
+                    format!(
+                        "is not a valid regular expression: {}",
+                        one_line(&other.to_string())
+                    ),
+                ),
+            })?;
+        Ok(Self {
+            pattern: pattern.to_string(),
+            regex,
+        })
+    }
+
+    pub fn is_match(&self, label: &str) -> bool {
+        self.regex.is_match(label)
+    }
+
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DropQuery {
+    pub label: LabelFilter,
+    pub deletion_days: Vec<NaiveDate>,
+    pub finalization_points: Vec<FinalizationPoint>,
+    /// Strictly after.
+    pub min_finalization: Option<DateTime<Utc>>,
+    /// Strictly before.
+    pub max_finalization: Option<DateTime<Utc>>,
+    pub lengths: Vec<i32>,
+    pub scores: Vec<i32>,
+    pub regexp: Option<LabelRegex>,
+    pub order: OrderBy,
+}
+
+impl DropQuery {
+    /// Cross-field and range rules; an error names the field and the rule.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        self.label.validate("")?;
+        if let (Some(min), Some(max)) = (self.min_finalization, self.max_finalization) {
+            if min >= max {
+                return Err(FieldError::new(
+                    "min_finalization_time",
+                    "must be earlier than max_finalization_time (both bounds are strict)",
+                ));
+            }
+        }
+        for (i, length) in self.lengths.iter().enumerate() {
+            if !(1..=MAX_LENGTH).contains(length) {
+                return Err(FieldError::new(
+                    format!("lengths[{i}]"),
+                    format!("must be between 1 and {MAX_LENGTH}, got {length}"),
+                ));
+            }
+        }
+        for (i, score) in self.scores.iter().enumerate() {
+            if !(1..=MAX_SCORE).contains(score) {
+                return Err(FieldError::new(
+                    format!("scores[{i}]"),
+                    format!("must be between 1 and {MAX_SCORE}, got {score}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `FIRST` and `LIMIT`: a zero-based offset and a page size (default 100, at most 1000).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    pub first: u64,
+    pub limit: u32,
+}
+
+impl Paging {
+    pub fn parse(first: i64, limit: i64) -> Result<Self, FieldError> {
+        let first =
+            u64::try_from(first).map_err(|_| FieldError::new("first", "must not be negative"))?;
+        let limit = match limit {
+            0 => DEFAULT_LIMIT,
+            n if n < 0 => return Err(FieldError::new("limit", "must not be negative")),
+            n if n > i64::from(MAX_LIMIT) => {
+                return Err(FieldError::new(
+                    "limit",
+                    format!("must be at most {MAX_LIMIT}, got {n}"),
+                ));
+            }
+            n => u32::try_from(n).unwrap_or(MAX_LIMIT),
+        };
+        Ok(Self { first, limit })
+    }
+}
+
+/// The modulus of the seeded shuffle: a prime, so `x -> (a*x + b) mod P` is a permutation,
+/// and small enough that `a*x + b` fits an i64 in both databases.
+pub const SHUFFLE_PRIME: i64 = 2_147_483_647;
+
+/// A stable per-domain key in `[0, SHUFFLE_PRIME)`, stored with the row.
+pub fn shuffle_key(domain: &str) -> i64 {
+    let digest = Sha256::digest(domain.as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::try_from(u64::from_le_bytes(bytes) % SHUFFLE_PRIME.unsigned_abs()).unwrap_or(0)
+}
+
+/// The multiplier and offset a seed picks: `a` in `[1, P)`, `b` in `[0, P)`.
+pub fn shuffle_params(seed: i64) -> (i64, i64) {
+    // splitmix64: spreads nearby seeds (0, 1, 2...) over very different permutations.
+    let mut z = u64::from_ne_bytes(seed.to_ne_bytes()).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    let p = SHUFFLE_PRIME.unsigned_abs();
+    let a = (z % (p - 1)) + 1;
+    let b = (z >> 32) % p;
+    (i64::try_from(a).unwrap_or(1), i64::try_from(b).unwrap_or(0))
+}
+
+/// A row's place in the seeded order (ties, which are impossible for distinct keys, would
+/// fall back to the name).
+pub fn random_rank(seed: i64, shuffle: i64) -> i64 {
+    let (a, b) = shuffle_params(seed);
+    (shuffle * a + b) % SHUFFLE_PRIME
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_default_and_cap() {
+        assert_eq!(Paging::parse(0, 0).unwrap().limit, DEFAULT_LIMIT);
+        assert_eq!(Paging::parse(5, 1000).unwrap().limit, 1000);
+        assert_eq!(Paging::parse(0, 1001).unwrap_err().field, "limit");
+        assert_eq!(Paging::parse(-1, 10).unwrap_err().field, "first");
+    }
+
+    #[test]
+    fn bad_and_huge_patterns_are_refused() {
+        assert!(LabelRegex::new("^a.*b$").is_ok());
+        assert!(
+            LabelRegex::new("(")
+                .unwrap_err()
+                .rule
+                .contains("not a valid")
+        );
+        let huge = LabelRegex::new(r"\w{1000}\w{1000}").unwrap_err();
+        assert!(huge.rule.contains("too large"), "{huge}");
+        assert!(LabelRegex::new(&"a".repeat(300)).is_err());
+    }
+
+    #[test]
+    fn contradictory_bounds_are_refused() {
+        let t = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let query = DropQuery {
+            min_finalization: Some(t),
+            max_finalization: Some(t),
+            ..Default::default()
+        };
+        assert_eq!(query.validate().unwrap_err().field, "min_finalization_time");
+        let lengths = DropQuery {
+            lengths: vec![3, 21],
+            ..Default::default()
+        };
+        assert_eq!(lengths.validate().unwrap_err().field, "lengths[1]");
+        let scores = DropQuery {
+            scores: vec![0],
+            ..Default::default()
+        };
+        assert_eq!(scores.validate().unwrap_err().field, "scores[0]");
+    }
+
+    #[test]
+    fn the_shuffle_is_a_seeded_permutation() {
+        let keys: Vec<i64> = ["a.com", "b.com", "c.com", "d.com"]
+            .iter()
+            .map(|d| shuffle_key(d))
+            .collect();
+        let ranks = |seed| {
+            keys.iter()
+                .map(|k| random_rank(seed, *k))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ranks(7), ranks(7));
+        assert_ne!(ranks(7), ranks(8));
+        let mut distinct = ranks(7);
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 4);
+    }
+}

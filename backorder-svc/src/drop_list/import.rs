@@ -1,0 +1,251 @@
+//! The import pipeline shared by files and the registry feed: validate every line before
+//! anything is written (a bad line is counted and reported, never half-applied), upsert in
+//! batches of one transaction each, and for a full list mark the names that left it as
+//! restored. Progress is reported after every batch.
+
+use super::source::{LineParse, SourceLine};
+use crate::domain::drop_list::DropName;
+use crate::store::{DropListEntry, PageRequest, SharedStore, StoreResult};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::{HashMap, HashSet};
+
+/// Rows per transaction: big enough to amortize commits, small enough to keep progress live
+/// and a write lock short.
+pub const BATCH: usize = 1000;
+/// Bad lines reported in full; the rest are only counted.
+pub const MAX_REPORTED_ERRORS: usize = 100;
+
+/// Whether the import is the whole list (names missing from it were restored) or a part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Partial,
+    /// The whole list for these zones (a zone and its sub-zones: `uk` covers `co.uk`), or
+    /// for every zone (None).
+    Full(Option<Vec<String>>),
+    /// The whole list for the zones the file itself contains.
+    FullForZonesSeen,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    pub line: u64,
+    pub reason: String,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImportReport {
+    pub processed: u64,
+    pub total: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub removed: u64,
+    pub bad_lines: u64,
+    pub alert_events: u64,
+    /// The first bad lines (at most `MAX_REPORTED_ERRORS`).
+    pub errors: Vec<LineError>,
+}
+
+/// Each catalog zone's finalization lead. Zones outside the catalog are refused: nobody can
+/// order them, and their finalization time would be a guess.
+#[derive(Debug, Clone, Default)]
+pub struct ZoneLeads(HashMap<String, Duration>);
+
+impl ZoneLeads {
+    pub async fn load(store: &SharedStore) -> StoreResult<Self> {
+        let mut leads = HashMap::new();
+        let mut after = None;
+        loop {
+            let (tlds, _) = store
+                .list_tlds(PageRequest {
+                    after: after.clone(),
+                    limit: 1000,
+                })
+                .await?;
+            let Some(last) = tlds.last() else { break };
+            after = Some(last.name.as_str().to_string());
+            for tld in &tlds {
+                let lead = Duration::from_std(tld.finalization_lead).unwrap_or(Duration::hours(2));
+                leads.insert(tld.name.as_str().to_string(), lead);
+            }
+        }
+        Ok(Self(leads))
+    }
+
+    pub fn from_map(leads: HashMap<String, Duration>) -> Self {
+        Self(leads)
+    }
+
+    pub fn lead(&self, zone: &str) -> Option<Duration> {
+        self.0.get(zone).copied()
+    }
+}
+
+/// A line checked against the name rules and the catalog, ready to write.
+pub fn validate_line(
+    leads: &ZoneLeads,
+    domain: &str,
+    drop_time: DateTime<Utc>,
+) -> Result<DropListEntry, String> {
+    let name = DropName::parse(domain)?;
+    let lead = leads.lead(&name.zone).ok_or_else(|| {
+        format!(
+            "zone: `{}` (of `{}`) is not in the TLD catalog",
+            name.zone, name.domain
+        )
+    })?;
+    Ok(DropListEntry::listed(name, drop_time, drop_time - lead))
+}
+
+struct Run<'a> {
+    store: &'a SharedStore,
+    now: DateTime<Utc>,
+    report: ImportReport,
+    batch: Vec<DropListEntry>,
+    in_batch: HashSet<String>,
+    progress: &'a mut (dyn FnMut(&ImportReport) + Send),
+}
+
+impl Run<'_> {
+    fn bad(&mut self, line: &SourceLine, reason: String) {
+        self.report.bad_lines += 1;
+        if self.report.errors.len() < MAX_REPORTED_ERRORS {
+            self.report.errors.push(LineError {
+                line: line.line,
+                reason,
+                content: line.content.clone(),
+            });
+        }
+    }
+
+    async fn push(&mut self, entry: DropListEntry) -> StoreResult<()> {
+        // A name twice in one batch: write the first before the second overrides it.
+        if self.in_batch.contains(&entry.domain) || self.batch.len() >= BATCH {
+            self.flush().await?;
+        }
+        self.in_batch.insert(entry.domain.clone());
+        self.batch.push(entry);
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> StoreResult<()> {
+        if !self.batch.is_empty() {
+            let outcome = self.store.upsert_drop_batch(&self.batch, self.now).await?;
+            self.report.inserted += outcome.inserted;
+            self.report.updated += outcome.updated;
+            self.report.unchanged += outcome.unchanged;
+            self.report.alert_events += outcome.alert_events;
+            self.batch.clear();
+            self.in_batch.clear();
+        }
+        (self.progress)(&self.report);
+        Ok(())
+    }
+}
+
+fn in_scope(zone: &str, zones: &[String]) -> bool {
+    zones.iter().any(|z| {
+        zone == z
+            || zone
+                .strip_suffix(z.as_str())
+                .is_some_and(|r| r.ends_with('.'))
+    })
+}
+
+/// Imports the lines as of `now`. Store failures abort (the batches before stay committed:
+/// each is complete on its own); bad lines never do.
+pub async fn import_lines(
+    store: &SharedStore,
+    now: DateTime<Utc>,
+    lines: Vec<SourceLine>,
+    scope: Scope,
+    progress: &mut (dyn FnMut(&ImportReport) + Send),
+) -> StoreResult<ImportReport> {
+    let leads = ZoneLeads::load(store).await?;
+    let mut run = Run {
+        store,
+        now,
+        report: ImportReport {
+            total: u64::try_from(lines.len()).unwrap_or(u64::MAX),
+            ..Default::default()
+        },
+        batch: Vec::with_capacity(BATCH),
+        in_batch: HashSet::new(),
+        progress,
+    };
+    (run.progress)(&run.report);
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut zones_seen: HashSet<String> = HashSet::new();
+    for line in &lines {
+        run.report.processed += 1;
+        match &line.parse {
+            LineParse::Entry { domain, drop_time } => {
+                match validate_line(&leads, domain, *drop_time) {
+                    Ok(entry) => {
+                        seen.insert(entry.domain.clone());
+                        zones_seen.insert(entry.zone.clone());
+                        run.push(entry).await?;
+                    }
+                    Err(reason) => {
+                        remember_domain(&mut seen, Some(domain));
+                        run.bad(line, reason);
+                    }
+                }
+            }
+            LineParse::Bad { domain, reason } => {
+                remember_domain(&mut seen, domain.as_deref());
+                run.bad(line, reason.clone());
+            }
+        }
+    }
+    run.flush().await?;
+    let zones = match scope {
+        Scope::Partial => None,
+        Scope::Full(zones) => Some(zones),
+        Scope::FullForZonesSeen => Some(Some(zones_seen.into_iter().collect())),
+    };
+    if let Some(zones) = zones {
+        let gone: Vec<String> = store
+            .listed_drop_domains(now)
+            .await?
+            .into_iter()
+            .filter(|(domain, zone)| {
+                !seen.contains(domain) && zones.as_ref().is_none_or(|z| in_scope(zone, z))
+            })
+            .map(|(domain, _)| domain)
+            .collect();
+        run.report.removed = store.mark_drop_removed(&gone, now).await?;
+        (run.progress)(&run.report);
+    }
+    Ok(run.report)
+}
+
+/// A bad line whose name is readable still counts as "on the list" for a full import.
+fn remember_domain(seen: &mut HashSet<String>, domain: Option<&str>) {
+    if let Some(name) = domain.and_then(|d| DropName::parse(d).ok()) {
+        seen.insert(name.domain);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finalization_follows_the_zone_lead_and_unknown_zones_are_refused() {
+        let leads = ZoneLeads::from_map(HashMap::from([("com".to_string(), Duration::hours(3))]));
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let entry = validate_line(&leads, "Example.com", at).unwrap();
+        assert_eq!(entry.finalization_at, at - Duration::hours(3));
+        let error = validate_line(&leads, "example.zz", at).unwrap_err();
+        assert!(error.starts_with("zone: `zz`"), "{error}");
+    }
+
+    #[test]
+    fn scopes_cover_sub_zones() {
+        let zones = vec!["uk".to_string()];
+        assert!(in_scope("co.uk", &zones) && in_scope("uk", &zones));
+        assert!(!in_scope("fauk", &zones) && !in_scope("com", &zones));
+    }
+}

@@ -1,0 +1,10 @@
+//! Importing the pending-delete list: files (HEXONET zip, CSV) and the registry's feed,
+//! through one validating, batching pipeline.
+
+pub mod cli;
+pub mod feed;
+pub mod import;
+pub mod source;
+
+pub use import::{ImportReport, LineError, Scope, import_lines};
+pub use source::{FileFormat, read_file};
