@@ -59,6 +59,11 @@ pub struct ServeArgs {
     /// Minutes between full drop-list imports from the registry feed.
     #[arg(long, env = "BACKORDER_DROP_LIST_INTERVAL", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
     pub drop_list_interval: u64,
+
+    /// Seconds between scheduler passes on the system clock. With the manual clock a pass
+    /// runs whenever the clock is moved (OperatorService SetClock / AdvanceClock).
+    #[arg(long, env = "BACKORDER_SCHEDULER_INTERVAL", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub scheduler_interval: u64,
 }
 
 #[derive(Debug, Clone, Parser)]
@@ -88,6 +93,7 @@ impl Default for ServeArgs {
             clock_start: None,
             registry_url: None,
             drop_list_interval: 15,
+            scheduler_interval: 10,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod domain;
 pub mod drop_list;
 pub mod ledger;
+pub mod lifecycle;
 pub mod server;
 pub mod store;
 #[cfg(feature = "testkit")]

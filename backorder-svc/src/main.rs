@@ -6,7 +6,7 @@ use backorder_svc::clock::{ManualClock, SharedClock, SystemClock};
 use backorder_svc::config::{
     Cli, ClockKind, Command, DropListFormat, ImportDropListArgs, ServeArgs,
 };
-use backorder_svc::{bootstrap, catalog, drop_list, server, store};
+use backorder_svc::{bootstrap, catalog, drop_list, lifecycle, server, store};
 use clap::Parser;
 use std::sync::Arc;
 
@@ -59,6 +59,18 @@ async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
             url,
             interval,
             feed_stopped,
+        ));
+    }
+    if args.clock == ClockKind::System {
+        let interval = std::time::Duration::from_secs(args.scheduler_interval);
+        let mut stopped = stop_feed.subscribe();
+        tokio::spawn(lifecycle::scheduler::run_every(
+            store.clone(),
+            clock.clone(),
+            interval,
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            },
         ));
     }
     let options = server::Options {

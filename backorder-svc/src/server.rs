@@ -2,7 +2,9 @@
 //! speak only v1alpha) and health, with graceful shutdown. `run` takes a bound listener so
 //! tests can serve on port 0.
 
-use crate::api::{AccountApi, CatalogApi, Context, DropListApi, OperatorApi};
+use crate::api::{
+    AccountApi, BackorderApi, CatalogApi, Context, DropListApi, EventApi, OperatorApi,
+};
 use backorder_proto::backorder::v1 as pb;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,6 +49,12 @@ pub async fn run_with(
     health_reporter
         .set_serving::<pb::drop_list_service_server::DropListServiceServer<DropListApi>>()
         .await;
+    health_reporter
+        .set_serving::<pb::backorder_service_server::BackorderServiceServer<BackorderApi>>()
+        .await;
+    health_reporter
+        .set_serving::<pb::event_service_server::EventServiceServer<EventApi>>()
+        .await;
 
     tonic::transport::Server::builder()
         .trace_fn(|request| {
@@ -68,6 +76,12 @@ pub async fn run_with(
         .add_service(pb::drop_list_service_server::DropListServiceServer::new(
             DropListApi::new(ctx.clone(), options.registry_url),
         ))
+        .add_service(pb::backorder_service_server::BackorderServiceServer::new(
+            BackorderApi::new(ctx.clone()),
+        ))
+        .add_service(pb::event_service_server::EventServiceServer::new(
+            EventApi::new(ctx.clone()),
+        ))
         .add_service(pb::operator_service_server::OperatorServiceServer::new(
             OperatorApi::new(ctx),
         ))
@@ -80,8 +94,10 @@ pub async fn run_with(
 /// describes the registry simulator's services, which are not served here).
 pub const SERVED: &[&str] = &[
     "backorder.v1.AccountService",
+    "backorder.v1.BackorderService",
     "backorder.v1.CatalogService",
     "backorder.v1.DropListService",
+    "backorder.v1.EventService",
     "backorder.v1.OperatorService",
     "grpc.health.v1.Health",
 ];

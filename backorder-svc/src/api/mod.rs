@@ -2,11 +2,13 @@
 //! here.
 
 mod accounts;
+mod backorders;
 mod catalog;
 mod convert;
 mod drop_list;
 mod drop_list_convert;
 pub mod error;
+mod events;
 mod operator;
 
 use crate::clock::SharedClock;
@@ -16,8 +18,10 @@ use error::{ApiError, ApiResult};
 use tonic::Request;
 
 pub use accounts::AccountApi;
+pub use backorders::BackorderApi;
 pub use catalog::CatalogApi;
 pub use drop_list::DropListApi;
+pub use events::EventApi;
 pub use operator::OperatorApi;
 
 /// What every service needs: storage and time.

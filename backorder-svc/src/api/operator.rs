@@ -7,6 +7,7 @@ use super::error::ApiError;
 use crate::domain::money::{Currency, Money};
 use crate::ledger::LedgerAccountKind;
 use crate::ledger::invariants::{self, LedgerSnapshot};
+use crate::lifecycle::scheduler;
 use crate::store::{AuditFilter, PageRequest};
 use backorder_proto::backorder::v1 as pb;
 use pb::operator_service_server::OperatorService;
@@ -33,6 +34,20 @@ impl OperatorApi {
             now: Some(timestamp(self.ctx.clock.now())),
             mode: mode as i32,
         }
+    }
+
+    /// One scheduler pass at the clock's current time.
+    async fn pass(&self) -> Result<pb::RunSchedulerResponse, ApiError> {
+        let report = scheduler::run_pass(&self.ctx.store, &self.ctx.clock).await?;
+        let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+        Ok(pb::RunSchedulerResponse {
+            holds_placed: count(report.holds_placed),
+            low_balance_events: count(report.low_balance_warnings),
+            finalized: count(report.finalized),
+            unfunded: count(report.unfunded),
+            restored: count(report.slept),
+            other_transitions: 0,
+        })
     }
 
     fn manual(&self) -> Result<&crate::clock::ManualClock, ApiError> {
@@ -136,6 +151,7 @@ impl OperatorService for OperatorApi {
         self.manual()?
             .set(to)
             .map_err(|e| ApiError::FailedPrecondition(e.to_string()))?;
+        self.pass().await?;
         Ok(Response::new(self.clock_pb()))
     }
 
@@ -157,9 +173,13 @@ impl OperatorService for OperatorApi {
         }
         let by = chrono::Duration::seconds(by.seconds)
             + chrono::Duration::nanoseconds(i64::from(by.nanos));
+        let run_scheduler = request.get_ref().run_scheduler.unwrap_or(true);
         self.manual()?
             .advance(by)
             .map_err(|e| ApiError::FailedPrecondition(e.to_string()))?;
+        if run_scheduler {
+            self.pass().await?;
+        }
         Ok(Response::new(self.clock_pb()))
     }
 
@@ -168,10 +188,7 @@ impl OperatorService for OperatorApi {
         request: Request<pb::RunSchedulerRequest>,
     ) -> Result<Response<pb::RunSchedulerResponse>, Status> {
         self.ctx.operator(&request).await?;
-        Err(ApiError::Unimplemented(
-            "RunScheduler: the order scheduler is not part of this release yet".into(),
-        )
-        .into())
+        Ok(Response::new(self.pass().await?))
     }
 
     async fn list_audit_log(

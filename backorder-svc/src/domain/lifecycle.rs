@@ -60,7 +60,11 @@ impl Status {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            Self::Successful | Self::AuctionWon | Self::AuctionLost | Self::Failed | Self::Cancelled
+            Self::Successful
+                | Self::AuctionWon
+                | Self::AuctionLost
+                | Self::Failed
+                | Self::Cancelled
         )
     }
 }
@@ -109,9 +113,11 @@ pub fn is_allowed(from: Option<Status>, to: Status, reason: Option<FailureReason
         (Some(S::Active), S::Requested, None) => true,
         (Some(S::Active), S::Processing, None) => true,
         (Some(S::Requested), S::Failed, Some(R::Unfunded)) => true,
-        (Some(S::Processing), S::Failed, Some(R::NotCaught | R::LostToPriority | R::DomainNotDropped)) => {
-            true
-        }
+        (
+            Some(S::Processing),
+            S::Failed,
+            Some(R::NotCaught | R::LostToPriority | R::DomainNotDropped),
+        ) => true,
         (Some(S::Processing), S::Successful | S::AuctionPending, None) => true,
         (Some(S::AuctionPending), S::AuctionWon | S::AuctionLost, None) => true,
         (Some(S::AuctionPending), S::Failed, Some(R::PaymentDefault)) => true,
@@ -170,7 +176,9 @@ pub enum Step {
 
 pub fn next_step(status: Status, schedule: Schedule, now: DateTime<Utc>) -> Option<Step> {
     match (status, schedule) {
-        (Status::Requested, Schedule::Listed(t)) if now >= t.finalization_at => Some(Step::Unfunded),
+        (Status::Requested, Schedule::Listed(t)) if now >= t.finalization_at => {
+            Some(Step::Unfunded)
+        }
         (Status::Requested, Schedule::Listed(t)) if now >= t.lock_from => Some(Step::PlaceHold),
         (Status::Active, Schedule::Listed(t)) if now >= t.finalization_at => Some(Step::Finalize),
         (Status::Active, Schedule::Restored) => Some(Step::Sleep),
@@ -212,13 +220,34 @@ mod tests {
         let listed = Schedule::Listed(Times::new(at("2026-12-10T19:00:00Z"), leads()));
         let before_lock = at("2026-12-07T16:59:59Z");
         assert_eq!(next_step(Status::Requested, listed, before_lock), None);
-        assert_eq!(next_step(Status::Requested, listed, at("2026-12-07T17:00:00Z")), Some(Step::PlaceHold));
-        assert_eq!(next_step(Status::Active, listed, at("2026-12-10T16:59:59Z")), None);
-        assert_eq!(next_step(Status::Active, listed, at("2026-12-10T17:00:00Z")), Some(Step::Finalize));
-        assert_eq!(next_step(Status::Requested, listed, at("2026-12-10T17:00:00Z")), Some(Step::Unfunded));
-        assert_eq!(next_step(Status::Active, Schedule::Restored, before_lock), Some(Step::Sleep));
-        assert_eq!(next_step(Status::Requested, Schedule::Restored, before_lock), None);
-        assert_eq!(next_step(Status::Active, Schedule::Unscheduled, before_lock), None);
+        assert_eq!(
+            next_step(Status::Requested, listed, at("2026-12-07T17:00:00Z")),
+            Some(Step::PlaceHold)
+        );
+        assert_eq!(
+            next_step(Status::Active, listed, at("2026-12-10T16:59:59Z")),
+            None
+        );
+        assert_eq!(
+            next_step(Status::Active, listed, at("2026-12-10T17:00:00Z")),
+            Some(Step::Finalize)
+        );
+        assert_eq!(
+            next_step(Status::Requested, listed, at("2026-12-10T17:00:00Z")),
+            Some(Step::Unfunded)
+        );
+        assert_eq!(
+            next_step(Status::Active, Schedule::Restored, before_lock),
+            Some(Step::Sleep)
+        );
+        assert_eq!(
+            next_step(Status::Requested, Schedule::Restored, before_lock),
+            None
+        );
+        assert_eq!(
+            next_step(Status::Active, Schedule::Unscheduled, before_lock),
+            None
+        );
     }
 
     #[test]
@@ -229,7 +258,10 @@ mod tests {
                 for reason in FailureReason::ALL.map(Some).into_iter().chain([None]) {
                     if is_allowed(from, to, reason) {
                         allowed += 1;
-                        assert!(from.is_none_or(|f| !f.is_terminal()), "{from:?} is terminal");
+                        assert!(
+                            from.is_none_or(|f| !f.is_terminal()),
+                            "{from:?} is terminal"
+                        );
                     }
                 }
             }
@@ -237,8 +269,16 @@ mod tests {
         // The spec's rows, a row with two sources or targets counted per pair, FAILED per
         // reason (PROCESSING fails as NOT_CAUGHT, LOST_TO_PRIORITY or DOMAIN_NOT_DROPPED).
         assert_eq!(allowed, 15);
-        assert!(!is_allowed(Some(Status::Processing), Status::Cancelled, None));
-        assert!(!is_allowed(Some(Status::Requested), Status::Processing, None));
+        assert!(!is_allowed(
+            Some(Status::Processing),
+            Status::Cancelled,
+            None
+        ));
+        assert!(!is_allowed(
+            Some(Status::Requested),
+            Status::Processing,
+            None
+        ));
     }
 
     #[test]

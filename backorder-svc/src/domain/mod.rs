@@ -5,4 +5,6 @@ pub mod account;
 pub mod catalog;
 pub mod drop_list;
 pub mod event;
+pub mod lifecycle;
 pub mod money;
+pub mod name;

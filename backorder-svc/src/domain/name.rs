@@ -71,7 +71,11 @@ impl DomainName {
             });
         }
         let (unicode, errors) = idna::domain_to_unicode(&ascii);
-        let unicode = if errors.is_ok() { unicode } else { ascii.clone() };
+        let unicode = if errors.is_ok() {
+            unicode
+        } else {
+            ascii.clone()
+        };
         Ok(Self {
             label_len: before_suffix.len(),
             ascii,
@@ -127,7 +131,10 @@ mod tests {
     #[test]
     fn finds_the_registrable_part_with_the_public_suffix_list() {
         let uk = DomainName::parse("Name.CO.UK.").unwrap();
-        assert_eq!((uk.ascii(), uk.label(), uk.suffix(), uk.tld()), ("name.co.uk", "name", "co.uk", "uk"));
+        assert_eq!(
+            (uk.ascii(), uk.label(), uk.suffix(), uk.tld()),
+            ("name.co.uk", "name", "co.uk", "uk")
+        );
         let co = DomainName::parse("name.com.co").unwrap();
         assert_eq!(co.suffix(), "com.co");
         assert_eq!(DomainName::parse("example.com").unwrap().suffix(), "com");

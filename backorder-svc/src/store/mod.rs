@@ -3,6 +3,7 @@
 //! SQL from `sql.rs` (see the backend modules for why), with migrations per backend.
 
 pub mod drop_list;
+pub mod orders;
 mod postgres;
 mod sqlite;
 
@@ -13,8 +14,8 @@ use crate::domain::money::{Currency, Money};
 use crate::ledger::invariants::LedgerSnapshot;
 use crate::ledger::{BalanceView, LedgerError, MovementRequest, Transfer, TransferKind};
 use async_trait::async_trait;
-pub use drop_list::{DropListEntry, DropListStore};
 use chrono::{DateTime, Utc};
+pub use drop_list::{DropListEntry, DropListStore};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -158,7 +159,7 @@ pub enum AccountCreation {
 }
 
 #[async_trait]
-pub trait Store: DropListStore + Send + Sync + std::fmt::Debug {
+pub trait Store: DropListStore + orders::OrderStore + Send + Sync + std::fmt::Debug {
     fn backend(&self) -> Backend;
 
     // Accounts.

@@ -6,6 +6,11 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
 
+/// Order rows are locked for the length of their transaction; a scheduler skips rows
+/// another replica holds instead of waiting, so no order is handled twice.
+const ORDER_LOCK: &str = " FOR UPDATE OF b";
+const ORDER_LOCK_SKIP: &str = " FOR UPDATE OF b SKIP LOCKED";
+
 type Db = sqlx::Postgres;
 const BACKEND: Backend = Backend::Postgres;
 
@@ -55,3 +60,4 @@ impl SqlStore {
 
 include!("sql.rs");
 include!("drop_list_sql.rs");
+include!("orders_sql.rs");

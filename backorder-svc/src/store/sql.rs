@@ -1101,9 +1101,25 @@ impl Store for SqlStore {
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
+        let orders = sqlx::query(
+            "SELECT b.id, b.status, (SELECT COUNT(*) FROM transfers h WHERE h.kind = 'hold' \
+             AND h.backorder_id = b.id AND NOT EXISTS \
+             (SELECT 1 FROM transfers r WHERE r.pending_id = h.id)) AS pending \
+             FROM backorders b ORDER BY b.id",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(OrderHolds {
+                backorder_id: row.try_get("id")?,
+                status: row.try_get("status")?,
+                pending_holds: row.try_get("pending")?,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
         tx.commit().await?;
-        // Orders join the snapshot with the lifecycle's tables.
-        let orders: Vec<OrderHolds> = Vec::new();
+
         Ok(LedgerSnapshot {
             accounts,
             journal,

@@ -11,6 +11,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use std::str::FromStr;
 use std::time::Duration;
 
+/// SQLite has no row locks: `BEGIN IMMEDIATE` already serializes every writer.
+const ORDER_LOCK: &str = "";
+const ORDER_LOCK_SKIP: &str = "";
+
 type Db = sqlx::Sqlite;
 const BACKEND: Backend = Backend::Sqlite;
 
@@ -59,3 +63,4 @@ impl SqlStore {
 
 include!("sql.rs");
 include!("drop_list_sql.rs");
+include!("orders_sql.rs");

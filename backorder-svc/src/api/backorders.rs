@@ -1,0 +1,430 @@
+//! BackorderService: placing, reading, listing, cancelling, prepaying and changing orders.
+
+use super::catalog::class_from_pb;
+use super::convert::{self, money, page_size, page_token_id, timestamp};
+use super::error::{ApiError, ApiResult};
+use super::{Context, account_in_scope};
+use crate::domain::account::Caller;
+use crate::domain::catalog::BackorderClass;
+use crate::domain::lifecycle::{FailureReason, Schedule, Status};
+use crate::domain::name::DomainName;
+use crate::lifecycle::placement::{self, OrderRequest, PlacementError};
+use crate::store::IdempotencyKey;
+use crate::store::orders::{Backorder, BackorderFilter, Contacts, OrderBy, OrderError, Placement};
+use backorder_proto::backorder::v1 as pb;
+use pb::backorder_service_server::BackorderService;
+use tonic::{Request, Response, Status as GrpcStatus};
+
+#[derive(Debug, Clone)]
+pub struct BackorderApi {
+    ctx: Context,
+}
+
+impl BackorderApi {
+    pub fn new(ctx: Context) -> Self {
+        Self { ctx }
+    }
+
+    /// The order if the caller may see it; another account's order looks absent.
+    async fn visible_order(&self, caller: &Caller, id_text: &str) -> ApiResult<Backorder> {
+        let id = order_id(id_text)?;
+        let order = self.ctx.store.get_backorder(id).await?;
+        match (order, caller) {
+            (Some(order), Caller::Operator { .. }) => Ok(order),
+            (Some(order), Caller::Account { account_id, .. }) if order.account == *account_id => {
+                Ok(order)
+            }
+            _ => Err(ApiError::NotFound(format!("backorder {id} not found"))),
+        }
+    }
+}
+
+fn order_id(text: &str) -> ApiResult<i64> {
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            ApiError::invalid("backorder_id", "must be a backorder id such as \"10700\"")
+        })
+}
+
+pub fn status_pb(status: Status) -> pb::BackorderStatus {
+    match status {
+        Status::Requested => pb::BackorderStatus::Requested,
+        Status::Active => pb::BackorderStatus::Active,
+        Status::Processing => pb::BackorderStatus::Processing,
+        Status::Successful => pb::BackorderStatus::Successful,
+        Status::AuctionPending => pb::BackorderStatus::AuctionPending,
+        Status::AuctionWon => pb::BackorderStatus::AuctionWon,
+        Status::AuctionLost => pb::BackorderStatus::AuctionLost,
+        Status::Failed => pb::BackorderStatus::Failed,
+        Status::Cancelled => pb::BackorderStatus::Cancelled,
+    }
+}
+
+pub fn reason_pb(reason: Option<FailureReason>) -> pb::FailureReason {
+    match reason {
+        None => pb::FailureReason::Unspecified,
+        Some(FailureReason::Unfunded) => pb::FailureReason::Unfunded,
+        Some(FailureReason::NotCaught) => pb::FailureReason::NotCaught,
+        Some(FailureReason::LostToPriority) => pb::FailureReason::LostToPriority,
+        Some(FailureReason::PaymentDefault) => pb::FailureReason::PaymentDefault,
+        Some(FailureReason::DomainNotDropped) => pb::FailureReason::DomainNotDropped,
+    }
+}
+
+fn class_pb(class: BackorderClass) -> pb::BackorderClass {
+    match class {
+        BackorderClass::Backorder => pb::BackorderClass::Backorder,
+        BackorderClass::LiteBackorder => pb::BackorderClass::Litebackorder,
+    }
+}
+
+fn contacts_pb(contacts: &Contacts) -> pb::Contacts {
+    pb::Contacts {
+        owner: contacts.owner.clone(),
+        admin: contacts.admin.clone(),
+        tech: contacts.tech.clone(),
+        billing: contacts.billing.clone(),
+    }
+}
+
+fn contacts_in(contacts: Option<pb::Contacts>) -> Contacts {
+    let c = contacts.unwrap_or_default();
+    Contacts {
+        owner: c.owner.trim().to_string(),
+        admin: c.admin.trim().to_string(),
+        tech: c.tech.trim().to_string(),
+        billing: c.billing.trim().to_string(),
+    }
+}
+
+pub fn backorder_pb(order: &Backorder) -> pb::Backorder {
+    let times = match order.schedule {
+        Schedule::Listed(times) => Some(times),
+        _ => None,
+    };
+    pb::Backorder {
+        id: order.id.to_string(),
+        account_id: order.account.to_string(),
+        domain: order.domain.clone(),
+        domain_unicode: order.domain_unicode.clone(),
+        tld: order.tld.clone(),
+        class: class_pb(order.class) as i32,
+        status: status_pb(order.status) as i32,
+        failure_reason: reason_pb(order.failure_reason) as i32,
+        price: Some(money(order.price)),
+        contacts: Some(contacts_pb(&order.contacts)),
+        auth_code_wish: order.auth_code_wish.clone(),
+        extensions: order.extensions.clone().into_iter().collect(),
+        client_reference: order.client_reference.clone(),
+        drop_time: times.map(|t| timestamp(t.drop_time)),
+        finalization_time: times.map(|t| timestamp(t.finalization_at)),
+        lock_time: times.map(|t| timestamp(t.lock_from)),
+        create_time: Some(timestamp(order.created_at)),
+        update_time: Some(timestamp(order.updated_at)),
+        auction_id: String::new(),
+    }
+}
+
+impl From<PlacementError> for ApiError {
+    fn from(error: PlacementError) -> Self {
+        match error {
+            PlacementError::Invalid { field, rule } => ApiError::invalid(field, rule),
+            PlacementError::Refused(message) => ApiError::FailedPrecondition(message),
+            PlacementError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<OrderError> for ApiError {
+    fn from(error: OrderError) -> Self {
+        match error {
+            OrderError::NotFound(id) => ApiError::NotFound(format!("backorder {id} not found")),
+            OrderError::IdempotencyConflict(_) => ApiError::AlreadyExists {
+                field: "request_id".into(),
+                rule: error
+                    .to_string()
+                    .trim_start_matches("request_id: ")
+                    .to_string(),
+            },
+            OrderError::NotOpen { .. } | OrderError::FinalizationPassed { .. } => {
+                ApiError::FailedPrecondition(error.to_string())
+            }
+            OrderError::NotAllowed { .. } => ApiError::Internal(error.to_string()),
+            OrderError::Ledger(ledger) => ledger.into(),
+            OrderError::Store(store) => store.into(),
+        }
+    }
+}
+
+/// `*` any run, `?` one character, everything else literal: a LIKE pattern.
+fn like_pattern(pattern: &str) -> ApiResult<Option<String>> {
+    let pattern = pattern.trim().to_lowercase();
+    if pattern.is_empty() {
+        return Ok(None);
+    }
+    if pattern.len() > 253 || pattern.contains(['%', '_', '\\']) {
+        return Err(ApiError::invalid(
+            "domain_pattern",
+            "must be a domain pattern with '*' and '?' wildcards (no '%', '_' or '\\')",
+        ));
+    }
+    Ok(Some(pattern.replace('*', "%").replace('?', "_")))
+}
+
+#[tonic::async_trait]
+impl BackorderService for BackorderApi {
+    async fn create_backorder(
+        &self,
+        request: Request<pb::CreateBackorderRequest>,
+    ) -> Result<Response<pb::CreateBackorderResponse>, GrpcStatus> {
+        let caller = self.ctx.caller(&request).await?;
+        let req = request.into_inner();
+        let account_id = account_in_scope(&caller, &req.account_id)?;
+        let account = self
+            .ctx
+            .store
+            .get_account(account_id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::NotFound(format!("account {account_id} not found")))?;
+        let class = class_from_pb("class", req.class)?;
+        let now = self.ctx.clock.now();
+        let new = placement::validate(
+            &self.ctx.store,
+            &account,
+            OrderRequest {
+                domain: req.domain.clone(),
+                class: Some(class),
+                contacts: contacts_in(req.contacts),
+                auth_code_wish: req.auth_code_wish.trim().to_string(),
+                extensions: req.extensions.into_iter().collect(),
+                client_reference: req.client_reference.trim().to_string(),
+            },
+            now,
+        )
+        .await
+        .map_err(ApiError::from)?;
+        let idempotency =
+            convert::optional_text(&req.request_id).map(|request_id| IdempotencyKey {
+                scope: caller.idempotency_scope(),
+                request_id,
+            });
+        let placed = self
+            .ctx
+            .store
+            .create_backorder(
+                new,
+                idempotency,
+                req.allow_duplicate.unwrap_or(true),
+                &caller.actor(),
+                now,
+            )
+            .await
+            .map_err(ApiError::from)?;
+        let (order, open, existing) = match placed {
+            Placement::Created {
+                order,
+                open_for_domain,
+            } => (order, open_for_domain, false),
+            Placement::Existing {
+                order,
+                open_for_domain,
+            } => (order, open_for_domain, true),
+        };
+        Ok(Response::new(pb::CreateBackorderResponse {
+            backorder: Some(backorder_pb(&order)),
+            open_orders_for_domain: i32::try_from(open).unwrap_or(i32::MAX),
+            existing,
+        }))
+    }
+
+    async fn get_backorder(
+        &self,
+        request: Request<pb::GetBackorderRequest>,
+    ) -> Result<Response<pb::Backorder>, GrpcStatus> {
+        let caller = self.ctx.caller(&request).await?;
+        let order = self
+            .visible_order(&caller, &request.get_ref().backorder_id)
+            .await?;
+        Ok(Response::new(backorder_pb(&order)))
+    }
+
+    async fn list_backorders(
+        &self,
+        request: Request<pb::ListBackordersRequest>,
+    ) -> Result<Response<pb::ListBackordersResponse>, GrpcStatus> {
+        let caller = self.ctx.caller(&request).await?;
+        let req = request.into_inner();
+        let account = match (&caller, req.account_id.trim()) {
+            (Caller::Operator { .. }, "") => None,
+            _ => Some(account_in_scope(&caller, &req.account_id)?),
+        };
+        let mut statuses = Vec::new();
+        for value in &req.statuses {
+            let status = pb::BackorderStatus::try_from(*value)
+                .ok()
+                .and_then(|s| Status::ALL.into_iter().find(|x| status_pb(*x) == s))
+                .ok_or_else(|| {
+                    ApiError::invalid("statuses", format!("{value} is not a backorder status"))
+                })?;
+            statuses.push(status);
+        }
+        let class = match pb::BackorderClass::try_from(req.class) {
+            Ok(pb::BackorderClass::Unspecified) => None,
+            _ => Some(class_from_pb("class", req.class)?),
+        };
+        let (order_by, descending) = match pb::BackorderOrderBy::try_from(req.order_by) {
+            Ok(pb::BackorderOrderBy::Unspecified | pb::BackorderOrderBy::CreateTime) => {
+                (OrderBy::CreateTime, false)
+            }
+            Ok(pb::BackorderOrderBy::CreateTimeDesc) => (OrderBy::CreateTime, true),
+            Ok(pb::BackorderOrderBy::FinalizationTime) => (OrderBy::FinalizationTime, false),
+            Ok(pb::BackorderOrderBy::FinalizationTimeDesc) => (OrderBy::FinalizationTime, true),
+            Ok(pb::BackorderOrderBy::Domain) => (OrderBy::Domain, false),
+            Ok(pb::BackorderOrderBy::DomainDesc) => (OrderBy::Domain, true),
+            Err(_) => return Err(ApiError::invalid("order_by", "is not a known order").into()),
+        };
+        let limit = page_size(req.page_size)?;
+        let offset = page_token_id(&req.page_token)?.unwrap_or(0);
+        let offset = u32::try_from(offset)
+            .map_err(|_| ApiError::invalid("page_token", "is out of range"))?;
+        let (orders, total) = self
+            .ctx
+            .store
+            .list_backorders(BackorderFilter {
+                account,
+                statuses,
+                class,
+                domain_like: like_pattern(&req.domain_pattern)?,
+                order_by,
+                descending,
+                offset,
+                limit,
+            })
+            .await
+            .map_err(ApiError::from)?;
+        let next = offset + limit;
+        Ok(Response::new(pb::ListBackordersResponse {
+            next_page_token: if i64::from(next) < total {
+                next.to_string()
+            } else {
+                String::new()
+            },
+            backorders: orders.iter().map(backorder_pb).collect(),
+            total_size: total,
+        }))
+    }
+
+    async fn cancel_backorder(
+        &self,
+        request: Request<pb::CancelBackorderRequest>,
+    ) -> Result<Response<pb::Backorder>, GrpcStatus> {
+        let caller = self.ctx.caller(&request).await?;
+        let order = self
+            .visible_order(&caller, &request.get_ref().backorder_id)
+            .await?;
+        let cancelled = self
+            .ctx
+            .store
+            .cancel_backorder(order.id, &caller.actor(), self.ctx.clock.now())
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(backorder_pb(&cancelled)))
+    }
+
+    async fn pay_backorder(
+        &self,
+        request: Request<pb::PayBackorderRequest>,
+    ) -> Result<Response<pb::Backorder>, GrpcStatus> {
+        let caller = self.ctx.caller(&request).await?;
+        let order = self
+            .visible_order(&caller, &request.get_ref().backorder_id)
+            .await?;
+        let paid = self
+            .ctx
+            .store
+            .pay_backorder(order.id, &caller.actor(), self.ctx.clock.now())
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(backorder_pb(&paid)))
+    }
+
+    async fn update_backorder(
+        &self,
+        request: Request<pb::UpdateBackorderRequest>,
+    ) -> Result<Response<pb::Backorder>, GrpcStatus> {
+        let caller = self.ctx.caller(&request).await?;
+        let req = request.into_inner();
+        let order = self.visible_order(&caller, &req.backorder_id).await?;
+        let contacts = req.contacts.map(|c| contacts_in(Some(c)));
+        let auth = req.auth_code_wish.map(|a| a.trim().to_string());
+        for text in contacts
+            .iter()
+            .flat_map(|c| [&c.owner, &c.admin, &c.tech, &c.billing])
+            .chain(auth.as_ref())
+        {
+            if text.chars().count() > 255 || text.contains(['\n', '\r']) {
+                return Err(ApiError::invalid(
+                    "contacts",
+                    "each field must be one line of at most 255 characters",
+                )
+                .into());
+            }
+        }
+        let updated = self
+            .ctx
+            .store
+            .update_backorder(
+                order.id,
+                contacts,
+                auth,
+                &caller.actor(),
+                self.ctx.clock.now(),
+            )
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(backorder_pb(&updated)))
+    }
+
+    async fn list_domains(
+        &self,
+        request: Request<pb::ListDomainsRequest>,
+    ) -> Result<Response<pb::ListDomainsResponse>, GrpcStatus> {
+        self.ctx.caller(&request).await?;
+        Err(ApiError::Unimplemented(
+            "ListDomains: domain assignment arrives with the catcher".into(),
+        )
+        .into())
+    }
+
+    async fn get_domain(
+        &self,
+        request: Request<pb::GetDomainRequest>,
+    ) -> Result<Response<pb::Domain>, GrpcStatus> {
+        self.ctx.caller(&request).await?;
+        Err(
+            ApiError::Unimplemented("GetDomain: domain assignment arrives with the catcher".into())
+                .into(),
+        )
+    }
+
+    async fn convert_idn(
+        &self,
+        request: Request<pb::ConvertIdnRequest>,
+    ) -> Result<Response<pb::ConvertIdnResponse>, GrpcStatus> {
+        self.ctx.caller(&request).await?;
+        let mut conversions = Vec::new();
+        for (i, domain) in request.get_ref().domains.iter().enumerate() {
+            let name = DomainName::parse(domain)
+                .map_err(|e| ApiError::invalid("domains", format!("[{i}] {domain:?}: {e}")))?;
+            conversions.push(pb::convert_idn_response::Conversion {
+                ace: name.ascii().to_string(),
+                idn: name.unicode().to_string(),
+            });
+        }
+        Ok(Response::new(pb::ConvertIdnResponse { conversions }))
+    }
+}

@@ -1,0 +1,228 @@
+//! Validating an order before it is placed (spec/lifecycle.md, "Placing an order"): each
+//! refusal names its field and rule.
+
+use crate::domain::account::{Account, AccountState, PriceTier};
+use crate::domain::catalog::{BackorderClass, Tld, TldName};
+use crate::domain::lifecycle::{Schedule, in_daily_deal_window};
+use crate::domain::name::DomainName;
+use crate::store::orders::{Contacts, NewBackorder};
+use crate::store::{PriceKey, SharedStore, StoreError};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+/// An order as the client asks for it.
+#[derive(Debug, Clone, Default)]
+pub struct OrderRequest {
+    pub domain: String,
+    pub class: Option<BackorderClass>,
+    pub contacts: Contacts,
+    pub auth_code_wish: String,
+    pub extensions: BTreeMap<String, String>,
+    pub client_reference: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlacementError {
+    #[error("{field}: {rule}")]
+    Invalid { field: &'static str, rule: String },
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn invalid(field: &'static str, rule: impl Into<String>) -> PlacementError {
+    PlacementError::Invalid {
+        field,
+        rule: rule.into(),
+    }
+}
+
+/// The catalog entry an order is placed under: the public suffix itself ("co.uk"), or its
+/// top-level domain when that allows third-level orders ("name.com.co" under "co").
+async fn catalog_entry(store: &SharedStore, name: &DomainName) -> Result<Tld, PlacementError> {
+    let suffix =
+        TldName::parse(name.suffix()).ok_or_else(|| invalid("domain", "has no usable suffix"))?;
+    if let Some(tld) = store.get_tld(&suffix).await? {
+        return Ok(tld);
+    }
+    let top = TldName::parse(name.tld()).ok_or_else(|| invalid("domain", "has no usable TLD"))?;
+    match store.get_tld(&top).await? {
+        Some(tld) if tld.third_level_allowed => Ok(tld),
+        Some(tld) => Err(invalid(
+            "domain",
+            format!(
+                "third-level orders ({}) are not allowed for .{}",
+                name.ascii(),
+                tld.name.as_str()
+            ),
+        )),
+        None => Err(invalid(
+            "domain",
+            format!("not supported: .{} is not in the catalog", name.suffix()),
+        )),
+    }
+}
+
+/// Required extension fields: an exact name, or a prefix ending in `*`.
+fn missing_extensions(tld: &Tld, given: &BTreeMap<String, String>) -> Vec<String> {
+    tld.required_extensions
+        .iter()
+        .filter(|required| match required.strip_suffix('*') {
+            Some(prefix) => !given.keys().any(|k| k.starts_with(prefix)),
+            None => !given.contains_key(required.as_str()),
+        })
+        .cloned()
+        .collect()
+}
+
+/// Validates a request into an order to place, or says precisely why not.
+pub async fn validate(
+    store: &SharedStore,
+    account: &Account,
+    request: OrderRequest,
+    now: DateTime<Utc>,
+) -> Result<NewBackorder, PlacementError> {
+    match account.state {
+        AccountState::Active => {}
+        AccountState::Suspended => {
+            return Err(PlacementError::Refused(format!(
+                "account {} is suspended: no new orders",
+                account.id
+            )));
+        }
+        AccountState::Closed => {
+            return Err(PlacementError::Refused(format!(
+                "account {} is closed",
+                account.id
+            )));
+        }
+    }
+    let class = request
+        .class
+        .ok_or_else(|| invalid("class", "must be BACKORDER or LITEBACKORDER"))?;
+    let name = DomainName::parse(&request.domain).map_err(|e| invalid("domain", e.to_string()))?;
+    let tld = catalog_entry(store, &name).await?;
+    if !tld.classes.contains(&class) {
+        return Err(invalid(
+            "class",
+            format!(
+                "{} is not supported for .{}",
+                class.as_str(),
+                tld.name.as_str()
+            ),
+        ));
+    }
+    let price = store
+        .get_price(&PriceKey {
+            tier: account.price_tier.clone(),
+            tld: tld.name.clone(),
+            class,
+            currency: account.currency,
+        })
+        .await?
+        .ok_or_else(|| {
+            invalid(
+                "class",
+                format!(
+                    "not supported: tier {} has no {} price for .{} in {}",
+                    tier_name(&account.price_tier),
+                    class.as_str(),
+                    tld.name.as_str(),
+                    account.currency
+                ),
+            )
+        })?;
+    let mut extensions = BTreeMap::new();
+    for (key, value) in request.extensions {
+        let key = key.trim().to_ascii_uppercase();
+        if !key.starts_with("X-")
+            || key.len() < 3
+            || key.contains(['=', '\n'])
+            || value.contains('\n')
+        {
+            return Err(invalid(
+                "extensions",
+                format!(
+                    "{key:?}: keys are registry extension names like \"X-US-NEXUS-CATEGORY\"; values are one line"
+                ),
+            ));
+        }
+        extensions.insert(key, value.trim().to_string());
+    }
+    let missing = missing_extensions(&tld, &extensions);
+    if !missing.is_empty() {
+        return Err(invalid(
+            "extensions",
+            format!(
+                ".{} needs registry extension fields: {}",
+                tld.name.as_str(),
+                missing.join(", ")
+            ),
+        ));
+    }
+    let schedule = store
+        .domain_schedule(name.ascii(), tld.name.as_str())
+        .await?;
+    let mut post_drop = false;
+    if let Schedule::Listed(times) = schedule
+        && now >= times.finalization_at
+    {
+        let daily_deal = class == BackorderClass::LiteBackorder
+            && tld.daily_deals
+            && in_daily_deal_window(now)
+            && store.count_valid_orders(name.ascii()).await? == 0;
+        if !daily_deal {
+            return Err(PlacementError::Refused(format!(
+                "domain: finalization for {} passed at {}; orders are closed",
+                name.ascii(),
+                times.finalization_at.to_rfc3339()
+            )));
+        }
+        post_drop = true;
+    }
+    for (field, text) in [
+        ("contacts.owner", &request.contacts.owner),
+        ("contacts.admin", &request.contacts.admin),
+        ("contacts.tech", &request.contacts.tech),
+        ("contacts.billing", &request.contacts.billing),
+        ("auth_code_wish", &request.auth_code_wish),
+        ("client_reference", &request.client_reference),
+    ] {
+        if text.chars().count() > 255 || text.contains(['\n', '\r']) {
+            return Err(invalid(field, "must be one line of at most 255 characters"));
+        }
+    }
+    Ok(NewBackorder {
+        account: account.id,
+        tld: tld.name.as_str().to_string(),
+        domain: name,
+        class,
+        price: price.amount,
+        contacts: request.contacts,
+        auth_code_wish: request.auth_code_wish,
+        extensions,
+        client_reference: request.client_reference,
+        post_drop,
+    })
+}
+
+fn tier_name(tier: &PriceTier) -> &str {
+    tier.as_str()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extension_prefixes_match_any_field_with_the_prefix() {
+        let mut tld = Tld::new(TldName::parse("us").unwrap());
+        tld.required_extensions = vec!["X-US-NEXUS-CATEGORY".into(), "X-UK-*".into()];
+        let mut given = BTreeMap::new();
+        assert_eq!(missing_extensions(&tld, &given).len(), 2);
+        given.insert("X-US-NEXUS-CATEGORY".to_string(), "C11".to_string());
+        given.insert("X-UK-LEGAL-TYPE".to_string(), "IND".to_string());
+        assert!(missing_extensions(&tld, &given).is_empty());
+    }
+}

@@ -1,0 +1,86 @@
+//! The scheduler: each pass, driven only by the injected clock, places holds for orders in
+//! the lock window (earliest finalization first, then earliest order), warns once per order
+//! when funds are short, moves orders at finalization, and sends orders whose domain was
+//! restored back to sleep. Each step is one transaction in the store; several replicas may
+//! run passes at once (the store re-checks each order under a skip-locked row lock).
+
+use crate::clock::SharedClock;
+use crate::domain::lifecycle::{Schedule, Status, Step, next_step};
+use crate::store::SharedStore;
+use crate::store::orders::{OrderError, StepOutcome};
+use std::time::Duration;
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassReport {
+    pub holds_placed: u32,
+    pub low_balance_warnings: u32,
+    pub funds_short: u32,
+    pub finalized: u32,
+    pub unfunded: u32,
+    pub slept: u32,
+    pub skipped: u32,
+}
+
+/// The audit actor of scheduler steps.
+pub const ACTOR: &str = "scheduler:lifecycle";
+
+pub async fn run_pass(store: &SharedStore, clock: &SharedClock) -> Result<PassReport, OrderError> {
+    let now = clock.now();
+    let mut due: Vec<_> = store
+        .open_backorders()
+        .await?
+        .into_iter()
+        .filter_map(|order| next_step(order.status, order.schedule, now).map(|step| (order, step)))
+        .collect();
+    // Funds go to the orders whose finalization comes first, then to the earliest orders.
+    due.sort_by_key(|(order, _)| {
+        let finalization = match order.schedule {
+            Schedule::Listed(times) => Some(times.finalization_at),
+            _ => None,
+        };
+        (finalization, order.created_at, order.id)
+    });
+    let mut report = PassReport::default();
+    for (order, step) in due {
+        match store.apply_step(order.id, step, ACTOR, now).await? {
+            StepOutcome::Moved(Status::Active) => report.holds_placed += 1,
+            StepOutcome::Moved(Status::Processing) => report.finalized += 1,
+            StepOutcome::Moved(Status::Failed) => report.unfunded += 1,
+            StepOutcome::Moved(_) => report.slept += 1,
+            StepOutcome::FundsShort { warned } => {
+                report.funds_short += 1;
+                report.low_balance_warnings += u32::from(warned);
+            }
+            StepOutcome::Skipped => report.skipped += 1,
+        }
+        debug_assert!(matches!(
+            step,
+            Step::PlaceHold | Step::Finalize | Step::Unfunded | Step::Sleep
+        ));
+    }
+    Ok(report)
+}
+
+/// Runs a pass every `interval` until `shutdown` resolves (system-clock mode).
+pub async fn run_every(
+    store: SharedStore,
+    clock: SharedClock,
+    interval: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = ticker.tick() => {
+                match run_pass(&store, &clock).await {
+                    Ok(report) if report != PassReport::default() => tracing::info!(?report, "scheduler pass"),
+                    Ok(_) => {}
+                    Err(error) => tracing::error!(%error, "scheduler pass failed; retrying next tick"),
+                }
+            }
+        }
+    }
+}

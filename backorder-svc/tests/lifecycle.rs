@@ -1,0 +1,898 @@
+//! The order lifecycle over gRPC on both backends, with a manual clock: placing and
+//! validating, the lock window, finalization, cancel, prepay, restores, drop-time changes,
+//! priority when funds are short, events with resume, the audit log.
+
+use backorder_proto::backorder::v1 as pb;
+use backorder_svc::api::Context;
+use backorder_svc::clock::{ManualClock, SharedClock};
+use chrono::{DateTime, Utc};
+use pb::account_service_client::AccountServiceClient;
+use pb::backorder_service_client::BackorderServiceClient;
+use pb::drop_list_service_client::DropListServiceClient;
+use pb::event_service_client::EventServiceClient;
+use pb::operator_service_client::OperatorServiceClient;
+use std::sync::Arc;
+use tokio_stream::StreamExt;
+use tonic::transport::Channel;
+use tonic::{Code, Request};
+
+/// The drop used throughout: finalization 17:00, lock window from 2026-12-07 17:00.
+const DROP: &str = "2026-12-10 19:00:00";
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+struct App {
+    channel: Channel,
+    operator: String,
+    clock: Arc<ManualClock>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn spawn_app(url: &str) -> App {
+    let store = backorder_svc::store::connect(url).await.unwrap();
+    let manual = Arc::new(ManualClock::new(at("2026-12-01T00:00:00Z")));
+    let clock: SharedClock = manual.clone();
+    let first = backorder_svc::bootstrap::first_start(&store, &clock)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(backorder_svc::server::run(
+        listener,
+        Context { store, clock },
+        async {
+            let _ = rx.await;
+        },
+    ));
+    let channel = Channel::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    App {
+        channel,
+        operator: first.operator_secret.unwrap(),
+        clock: manual,
+        _shutdown: tx,
+    }
+}
+
+fn with_key<T>(key: &str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {key}").parse().unwrap());
+    request
+}
+
+impl App {
+    fn accounts(&self) -> AccountServiceClient<Channel> {
+        AccountServiceClient::new(self.channel.clone())
+    }
+    fn orders(&self) -> BackorderServiceClient<Channel> {
+        BackorderServiceClient::new(self.channel.clone())
+    }
+    fn operator_api(&self) -> OperatorServiceClient<Channel> {
+        OperatorServiceClient::new(self.channel.clone())
+    }
+
+    /// An account with `deposit` USD and its key.
+    async fn account(&self, deposit: &str) -> (String, String) {
+        let account = self
+            .accounts()
+            .create_account(with_key(
+                &self.operator,
+                pb::CreateAccountRequest {
+                    display_name: "reseller".into(),
+                    currency_code: "USD".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        let key = self
+            .accounts()
+            .create_api_key(with_key(
+                &self.operator,
+                pb::CreateApiKeyRequest {
+                    role: pb::ApiKeyRole::Account as i32,
+                    account_id: account.id.clone(),
+                    label: "t".into(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .secret;
+        if deposit != "0" {
+            self.deposit(&account.id, deposit).await;
+        }
+        (account.id, key)
+    }
+
+    async fn deposit(&self, account: &str, amount: &str) {
+        self.accounts()
+            .create_deposit(with_key(
+                &self.operator,
+                pb::CreateDepositRequest {
+                    account_id: account.into(),
+                    amount: Some(pb::Money {
+                        currency_code: "USD".into(),
+                        amount: amount.into(),
+                    }),
+                    request_id: format!("dep-{account}-{amount}-{}", rand_suffix()),
+                    memo: String::new(),
+                },
+            ))
+            .await
+            .unwrap();
+    }
+
+    async fn balance(&self, key: &str) -> (String, String) {
+        let b = self
+            .accounts()
+            .get_balance(with_key(key, pb::GetBalanceRequest::default()))
+            .await
+            .unwrap()
+            .into_inner();
+        (b.balance.unwrap().amount, b.reserved.unwrap().amount)
+    }
+
+    /// Puts names on the drop list (`full`: the file is the whole list of its zones).
+    async fn drop_list(&self, lines: &[(&str, &str)], full: bool) {
+        let content: String = lines.iter().map(|(d, t)| format!("{d};{t}\n")).collect();
+        let mut progress = DropListServiceClient::new(self.channel.clone())
+            .import_file(with_key(
+                &self.operator,
+                pb::ImportFileRequest {
+                    content: content.into_bytes(),
+                    format: pb::ImportFileFormat::Csv as i32,
+                    file_name: "test.csv".into(),
+                    full_list: full,
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        let mut last = None;
+        while let Some(message) = progress.next().await {
+            last = Some(message.unwrap());
+        }
+        let last = last.unwrap();
+        assert!(last.done && last.bad_lines == 0, "{last:?}");
+    }
+
+    async fn place(
+        &self,
+        key: &str,
+        domain: &str,
+        class: pb::BackorderClass,
+    ) -> Result<pb::CreateBackorderResponse, tonic::Status> {
+        self.orders()
+            .create_backorder(with_key(
+                key,
+                pb::CreateBackorderRequest {
+                    domain: domain.into(),
+                    class: class as i32,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    async fn order(&self, key: &str, id: &str) -> pb::Backorder {
+        self.orders()
+            .get_backorder(with_key(
+                key,
+                pb::GetBackorderRequest {
+                    backorder_id: id.into(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    async fn status(&self, key: &str, id: &str) -> pb::BackorderStatus {
+        pb::BackorderStatus::try_from(self.order(key, id).await.status).unwrap()
+    }
+
+    /// Moves the manual clock to `time` (RFC 3339) and runs a scheduler pass.
+    async fn set_time(&self, time: &str) -> pb::RunSchedulerResponse {
+        self.clock.set(at(time)).unwrap();
+        self.operator_api()
+            .run_scheduler(with_key(&self.operator, pb::RunSchedulerRequest {}))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    async fn ledger_ok(&self) {
+        let report = self
+            .operator_api()
+            .check_ledger(with_key(&self.operator, pb::CheckLedgerRequest {}))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(report.ok, "{:?}", report.invariants);
+    }
+}
+
+fn rand_suffix() -> u64 {
+    rand::random()
+}
+
+const REGULAR: pb::BackorderClass = pb::BackorderClass::Backorder;
+const LITE: pb::BackorderClass = pb::BackorderClass::Litebackorder;
+
+async fn placing_validates_and_reports_duplicates(app: App) {
+    let (_, key) = app.account("100").await;
+    let first = app.place(&key, "Bücher.com", REGULAR).await.unwrap();
+    let order = first.backorder.unwrap();
+    assert_eq!(
+        (order.domain.as_str(), order.domain_unicode.as_str()),
+        ("xn--bcher-kva.com", "bücher.com")
+    );
+    assert_eq!(
+        pb::BackorderStatus::try_from(order.status).unwrap(),
+        pb::BackorderStatus::Requested
+    );
+    assert_eq!(order.price.unwrap().amount, "30.00");
+    assert_eq!(first.open_orders_for_domain, 1);
+    let second = app.place(&key, "xn--bcher-kva.com", REGULAR).await.unwrap();
+    assert_eq!(
+        second.open_orders_for_domain, 2,
+        "duplicates are accepted and counted"
+    );
+    let not_new = app
+        .orders()
+        .create_backorder(with_key(
+            &key,
+            pb::CreateBackorderRequest {
+                domain: "bücher.com".into(),
+                class: REGULAR as i32,
+                allow_duplicate: Some(false),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(not_new.existing);
+    assert_eq!(not_new.backorder.unwrap().id, order.id);
+
+    let retry = |domain: &str| pb::CreateBackorderRequest {
+        domain: domain.into(),
+        class: REGULAR as i32,
+        request_id: "place-1".into(),
+        ..Default::default()
+    };
+    let a = app
+        .orders()
+        .create_backorder(with_key(&key, retry("retry.com")))
+        .await
+        .unwrap()
+        .into_inner();
+    let b = app
+        .orders()
+        .create_backorder(with_key(&key, retry("retry.com")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(a.backorder.unwrap().id, b.backorder.unwrap().id);
+    assert!(b.existing);
+    let conflict = app
+        .orders()
+        .create_backorder(with_key(&key, retry("other.com")))
+        .await
+        .unwrap_err();
+    assert_eq!(conflict.code(), Code::AlreadyExists);
+
+    let refusals: [(&str, pb::BackorderClass, Code, &str); 8] = [
+        (
+            "not a domain!.com",
+            REGULAR,
+            Code::InvalidArgument,
+            "domain:",
+        ),
+        (
+            "www.example.com",
+            REGULAR,
+            Code::InvalidArgument,
+            "registrable",
+        ),
+        (
+            "name.at",
+            REGULAR,
+            Code::InvalidArgument,
+            "not in the catalog",
+        ),
+        ("name.se", LITE, Code::InvalidArgument, "class:"),
+        ("name.us", REGULAR, Code::InvalidArgument, "extensions:"),
+        ("name.com.fr", REGULAR, Code::InvalidArgument, "third-level"),
+        (
+            "name.com",
+            pb::BackorderClass::Unspecified,
+            Code::InvalidArgument,
+            "class:",
+        ),
+        ("name.co.uk", REGULAR, Code::InvalidArgument, "extensions:"),
+    ];
+    for (domain, class, code, needle) in refusals {
+        let status = app.place(&key, domain, class).await.unwrap_err();
+        assert_eq!(status.code(), code, "{domain}: {}", status.message());
+        assert!(
+            status.message().contains(needle),
+            "{domain}: {}",
+            status.message()
+        );
+    }
+    // Third level where the TLD allows it; extensions where they are required.
+    app.place(&key, "name.com.ag", REGULAR).await.unwrap();
+    let us = app
+        .orders()
+        .create_backorder(with_key(
+            &key,
+            pb::CreateBackorderRequest {
+                domain: "name.us".into(),
+                class: REGULAR as i32,
+                extensions: [
+                    ("X-US-NEXUS-APPPURPOSE", "P1"),
+                    ("x-us-nexus-category", "C11"),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(us.backorder.unwrap().extensions.len(), 2);
+    app.ledger_ok().await;
+}
+
+async fn the_lock_window_holds_funds_and_finalization_validates(app: App) {
+    let (_, key) = app.account("100").await;
+    let id = app
+        .place(&key, "window.com", REGULAR)
+        .await
+        .unwrap()
+        .backorder
+        .unwrap()
+        .id;
+    app.set_time("2026-12-05T00:00:00Z").await;
+    assert_eq!(
+        app.status(&key, &id).await,
+        pb::BackorderStatus::Requested,
+        "not scheduled yet"
+    );
+    app.drop_list(&[("window.com", DROP)], false).await;
+    let order = app.order(&key, &id).await;
+    assert_eq!(
+        order.finalization_time.unwrap().seconds,
+        at("2026-12-10T17:00:00Z").timestamp()
+    );
+    app.set_time("2026-12-07T16:59:59Z").await;
+    assert_eq!(app.status(&key, &id).await, pb::BackorderStatus::Requested);
+    let pass = app.set_time("2026-12-07T17:00:00Z").await;
+    assert_eq!(pass.holds_placed, 1);
+    assert_eq!(app.status(&key, &id).await, pb::BackorderStatus::Active);
+    assert_eq!(app.balance(&key).await, ("100.00".into(), "30.00".into()));
+    app.set_time("2026-12-10T17:00:00Z").await;
+    assert_eq!(app.status(&key, &id).await, pb::BackorderStatus::Processing);
+    let late = app.place(&key, "window.com", REGULAR).await.unwrap_err();
+    assert_eq!(late.code(), Code::FailedPrecondition, "{}", late.message());
+    assert!(late.message().contains("finalization"));
+    let cancel = app
+        .orders()
+        .cancel_backorder(with_key(
+            &key,
+            pb::CancelBackorderRequest {
+                backorder_id: id.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(cancel.code(), Code::FailedPrecondition);
+    let audit = app
+        .operator_api()
+        .list_audit_log(with_key(
+            &app.operator,
+            pb::ListAuditLogRequest {
+                backorder_id: id.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let moves: Vec<_> = audit
+        .entries
+        .iter()
+        .map(|e| (e.old_status, e.new_status))
+        .collect();
+    use pb::BackorderStatus as S;
+    assert_eq!(
+        moves,
+        vec![
+            (S::Unspecified as i32, S::Requested as i32),
+            (S::Requested as i32, S::Active as i32),
+            (S::Active as i32, S::Processing as i32),
+        ]
+    );
+    assert!(audit.entries.iter().all(|e| !e.actor.is_empty()));
+    app.ledger_ok().await;
+}
+
+async fn short_funds_warn_once_and_priority_decides(app: App) {
+    let (account, key) = app.account("40").await;
+    let late_drop = app
+        .place(&key, "later.com", REGULAR)
+        .await
+        .unwrap()
+        .backorder
+        .unwrap()
+        .id;
+    let early_drop = app
+        .place(&key, "sooner.com", REGULAR)
+        .await
+        .unwrap()
+        .backorder
+        .unwrap()
+        .id;
+    app.drop_list(
+        &[("later.com", "2026-12-10 20:00:00"), ("sooner.com", DROP)],
+        false,
+    )
+    .await;
+    let pass = app.set_time("2026-12-08T00:00:00Z").await;
+    assert_eq!((pass.holds_placed, pass.low_balance_events), (1, 1));
+    assert_eq!(
+        app.status(&key, &early_drop).await,
+        pb::BackorderStatus::Active,
+        "earliest finalization first"
+    );
+    assert_eq!(
+        app.status(&key, &late_drop).await,
+        pb::BackorderStatus::Requested
+    );
+    let again = app.set_time("2026-12-08T01:00:00Z").await;
+    assert_eq!(again.low_balance_events, 0, "one LOW_BALANCE per order");
+    app.deposit(&account, "20").await;
+    let funded = app.set_time("2026-12-08T02:00:00Z").await;
+    assert_eq!(
+        funded.holds_placed, 1,
+        "a deposit inside the window is used by the next pass"
+    );
+    assert_eq!(
+        app.status(&key, &late_drop).await,
+        pb::BackorderStatus::Active
+    );
+    let events = EventServiceClient::new(app.channel.clone())
+        .list_events(with_key(&key, pb::ListEventsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    let low: Vec<_> = events
+        .iter()
+        .filter(|e| e.r#type == pb::EventType::LowBalance as i32)
+        .collect();
+    assert_eq!(low.len(), 1);
+    assert_eq!(low[0].backorder_id, late_drop);
+    app.ledger_ok().await;
+}
+
+async fn unfunded_orders_fail_at_finalization(app: App) {
+    let (_, key) = app.account("0").await;
+    let id = app
+        .place(&key, "broke.com", REGULAR)
+        .await
+        .unwrap()
+        .backorder
+        .unwrap()
+        .id;
+    app.drop_list(&[("broke.com", DROP)], false).await;
+    app.set_time("2026-12-10T16:59:59Z").await;
+    assert_eq!(app.status(&key, &id).await, pb::BackorderStatus::Requested);
+    app.set_time("2026-12-10T17:00:00Z").await;
+    let order = app.order(&key, &id).await;
+    assert_eq!(
+        pb::BackorderStatus::try_from(order.status).unwrap(),
+        pb::BackorderStatus::Failed
+    );
+    assert_eq!(order.failure_reason, pb::FailureReason::Unfunded as i32);
+    app.ledger_ok().await;
+}
+
+async fn cancel_until_one_second_before_finalization(app: App) {
+    let (_, key) = app.account("100").await;
+    let a = app
+        .place(&key, "cancel-a.com", REGULAR)
+        .await
+        .unwrap()
+        .backorder
+        .unwrap()
+        .id;
+    let b = app
+        .place(&key, "cancel-b.com", REGULAR)
+        .await
+        .unwrap()
+        .backorder
+        .unwrap()
+        .id;
+    app.drop_list(&[("cancel-a.com", DROP), ("cancel-b.com", DROP)], false)
+        .await;
+    app.set_time("2026-12-08T00:00:00Z").await;
+    assert_eq!(app.balance(&key).await.1, "60.00");
+    app.clock.set(at("2026-12-10T16:59:59Z")).unwrap();
+    let cancelled = app
+        .orders()
+        .cancel_backorder(with_key(
+            &key,
+            pb::CancelBackorderRequest {
+                backorder_id: a.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(cancelled.status, pb::BackorderStatus::Cancelled as i32);
+    assert_eq!(
+        app.balance(&key).await,
+        ("100.00".into(), "30.00".into()),
+        "the hold was released"
+    );
+    app.clock.set(at("2026-12-10T17:00:00Z")).unwrap();
+    let refused = app
+        .orders()
+        .cancel_backorder(with_key(
+            &key,
+            pb::CancelBackorderRequest {
+                backorder_id: b.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("finalization"),
+        "{}",
+        refused.message()
+    );
+    app.ledger_ok().await;
+}
+
+async fn restores_and_drop_time_changes_are_followed(app: App) {
+    let (_, key) = app.account("100").await;
+    let id = app
+        .place(&key, "restored.com", REGULAR)
+        .await
+        .unwrap()
+        .backorder
+        .unwrap()
+        .id;
+    app.drop_list(&[("restored.com", DROP), ("other.com", DROP)], true)
+        .await;
+    app.set_time("2026-12-08T00:00:00Z").await;
+    assert_eq!(app.status(&key, &id).await, pb::BackorderStatus::Active);
+    // The registrant restores it: it leaves the registry's list.
+    app.drop_list(&[("other.com", DROP)], true).await;
+    let pass = app.set_time("2026-12-08T01:00:00Z").await;
+    assert_eq!(pass.restored, 1);
+    let order = app.order(&key, &id).await;
+    assert_eq!(
+        pb::BackorderStatus::try_from(order.status).unwrap(),
+        pb::BackorderStatus::Requested
+    );
+    assert!(order.drop_time.is_none(), "drop time cleared");
+    assert_eq!(app.balance(&key).await.1, "0.00");
+    // Scheduled again, later: the lock window moves with the drop.
+    app.drop_list(
+        &[("restored.com", "2026-12-20 19:00:00"), ("other.com", DROP)],
+        true,
+    )
+    .await;
+    app.set_time("2026-12-09T00:00:00Z").await;
+    assert_eq!(
+        app.status(&key, &id).await,
+        pb::BackorderStatus::Requested,
+        "window not open yet"
+    );
+    // Moved earlier: the window is open now.
+    app.drop_list(
+        &[("restored.com", "2026-12-11 19:00:00"), ("other.com", DROP)],
+        true,
+    )
+    .await;
+    app.set_time("2026-12-09T00:00:01Z").await;
+    assert_eq!(app.status(&key, &id).await, pb::BackorderStatus::Active);
+    app.ledger_ok().await;
+}
+
+async fn prepay_holds_at_once(app: App) {
+    let (_, key) = app.account("45").await;
+    let a = app
+        .place(&key, "prepaid.com", REGULAR)
+        .await
+        .unwrap()
+        .backorder
+        .unwrap()
+        .id;
+    let b = app
+        .place(&key, "second.com", REGULAR)
+        .await
+        .unwrap()
+        .backorder
+        .unwrap()
+        .id;
+    let paid = app
+        .orders()
+        .pay_backorder(with_key(
+            &key,
+            pb::PayBackorderRequest {
+                backorder_id: a.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        paid.status,
+        pb::BackorderStatus::Active as i32,
+        "outside any window"
+    );
+    let again = app
+        .orders()
+        .pay_backorder(with_key(
+            &key,
+            pb::PayBackorderRequest {
+                backorder_id: a.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.status, pb::BackorderStatus::Active as i32);
+    assert_eq!(
+        app.balance(&key).await.1,
+        "30.00",
+        "paying twice holds once"
+    );
+    let short = app
+        .orders()
+        .pay_backorder(with_key(
+            &key,
+            pb::PayBackorderRequest {
+                backorder_id: b.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(short.code(), Code::FailedPrecondition);
+    assert!(
+        short.message().contains("funds short"),
+        "{}",
+        short.message()
+    );
+    assert_eq!(app.status(&key, &b).await, pb::BackorderStatus::Requested);
+    app.ledger_ok().await;
+}
+
+async fn other_accounts_orders_look_absent(app: App) {
+    let (_, key) = app.account("0").await;
+    let (_, other) = app.account("0").await;
+    let id = app
+        .place(&key, "mine.com", REGULAR)
+        .await
+        .unwrap()
+        .backorder
+        .unwrap()
+        .id;
+    for status in [
+        app.orders()
+            .get_backorder(with_key(
+                &other,
+                pb::GetBackorderRequest {
+                    backorder_id: id.clone(),
+                },
+            ))
+            .await
+            .unwrap_err(),
+        app.orders()
+            .cancel_backorder(with_key(
+                &other,
+                pb::CancelBackorderRequest {
+                    backorder_id: id.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap_err(),
+        app.orders()
+            .get_backorder(with_key(
+                &other,
+                pb::GetBackorderRequest {
+                    backorder_id: "999999".into(),
+                },
+            ))
+            .await
+            .unwrap_err(),
+    ] {
+        assert_eq!(status.code(), Code::NotFound);
+    }
+    let listed = app
+        .orders()
+        .list_backorders(with_key(&other, pb::ListBackordersRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.total_size, 0);
+    let mine = app
+        .orders()
+        .list_backorders(with_key(
+            &key,
+            pb::ListBackordersRequest {
+                domain_pattern: "mi*.com".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(mine.total_size, 1);
+}
+
+async fn the_event_stream_resumes_without_loss_or_repeats(app: App) {
+    let (_, key) = app.account("100").await;
+    for i in 0..3 {
+        app.place(&key, &format!("stream{i}.com"), REGULAR)
+            .await
+            .unwrap();
+    }
+    let mut stream = EventServiceClient::new(app.channel.clone())
+        .stream_events(with_key(&key, pb::StreamEventsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        seen.push(stream.next().await.unwrap().unwrap());
+    }
+    drop(stream);
+    for i in 3..5 {
+        app.place(&key, &format!("stream{i}.com"), REGULAR)
+            .await
+            .unwrap();
+    }
+    let mut resumed = EventServiceClient::new(app.channel.clone())
+        .stream_events(with_key(
+            &key,
+            pb::StreamEventsRequest {
+                after_cursor: seen[1].cursor.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    for _ in 0..3 {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(5), resumed.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        seen.push(event);
+    }
+    let domains: Vec<_> = seen.iter().map(|e| e.domain.clone()).collect();
+    assert_eq!(
+        domains,
+        (0..5).map(|i| format!("stream{i}.com")).collect::<Vec<_>>()
+    );
+    let cursors: Vec<i64> = seen.iter().map(|e| e.cursor.parse().unwrap()).collect();
+    assert!(cursors.windows(2).all(|w| w[0] < w[1]));
+}
+
+async fn daily_deals_take_lite_orders_after_finalization(app: App) {
+    let (_, key) = app.account("100").await;
+    app.drop_list(&[("deal.com", DROP), ("deal.se", DROP)], false)
+        .await;
+    app.set_time("2026-12-10T17:59:59Z").await;
+    let early = app.place(&key, "deal.com", LITE).await.unwrap_err();
+    assert_eq!(
+        early.code(),
+        Code::FailedPrecondition,
+        "17:59:59 is outside the window"
+    );
+    app.set_time("2026-12-10T18:00:00Z").await;
+    let deal = app
+        .place(&key, "deal.com", LITE)
+        .await
+        .unwrap()
+        .backorder
+        .unwrap();
+    assert_eq!(
+        deal.status,
+        pb::BackorderStatus::Active as i32,
+        "held at placement"
+    );
+    assert_eq!(app.balance(&key).await.1, "15.00");
+    let regular = app.place(&key, "deal.com", REGULAR).await.unwrap_err();
+    assert_eq!(regular.code(), Code::FailedPrecondition);
+    app.set_time("2026-12-11T03:59:59Z").await;
+    app.place(&key, "deal.com", LITE).await.unwrap();
+    app.set_time("2026-12-11T04:00:00Z").await;
+    assert_eq!(
+        app.place(&key, "deal.com", LITE).await.unwrap_err().code(),
+        Code::FailedPrecondition
+    );
+    app.ledger_ok().await;
+}
+
+async fn suspended_accounts_place_nothing(app: App) {
+    let (account, key) = app.account("0").await;
+    app.accounts()
+        .update_account(with_key(
+            &app.operator,
+            pb::UpdateAccountRequest {
+                account_id: account,
+                state: pb::AccountState::Suspended as i32,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap();
+    let refused = app.place(&key, "x.com", REGULAR).await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(refused.message().contains("suspended"));
+}
+
+macro_rules! lifecycle_suite {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let db = backorder_svc::testkit::sqlite();
+                    super::$test(super::spawn_app(&db.url).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let Some(db) = backorder_svc::testkit::postgres().await else { return };
+                    super::$test(super::spawn_app(&db.url).await).await;
+                }
+            )*
+        }
+    };
+}
+
+lifecycle_suite!(
+    placing_validates_and_reports_duplicates,
+    the_lock_window_holds_funds_and_finalization_validates,
+    short_funds_warn_once_and_priority_decides,
+    unfunded_orders_fail_at_finalization,
+    cancel_until_one_second_before_finalization,
+    restores_and_drop_time_changes_are_followed,
+    prepay_holds_at_once,
+    other_accounts_orders_look_absent,
+    the_event_stream_resumes_without_loss_or_repeats,
+    daily_deals_take_lite_orders_after_finalization,
+    suspended_accounts_place_nothing,
+);
