@@ -65,10 +65,10 @@ pub async fn postgres() -> Option<TestDb> {
 static SERVER: OnceCell<Option<String>> = OnceCell::const_new();
 
 async fn find_server() -> Option<String> {
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Some(url);
-        }
+    if let Ok(url) = std::env::var("DATABASE_URL")
+        && (url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    {
+        return Some(url);
     }
     if let Some(url) = tokio::task::spawn_blocking(local_cluster)
         .await

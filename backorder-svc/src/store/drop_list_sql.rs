@@ -236,7 +236,7 @@ mod drop_list_sql {
         let catenation: String = row.try_get("keyword_catenation")?;
         let keywords = split(row.try_get("keywords")?)
             .into_iter()
-            .map(|k| Keyword::parse("keywords", &k).map_err(|e| corrupt(e)))
+            .map(|k| Keyword::parse("keywords", &k).map_err(corrupt))
             .collect::<StoreResult<Vec<_>>>()?;
         let filters = split(row.try_get("filters")?)
             .into_iter()
@@ -541,10 +541,10 @@ mod drop_list_sql {
                         Err(error) => Err(error.into()),
                     };
                     let failed = next.is_err();
-                    if let (Ok(entry), Some(regex)) = (&next, &query.regexp) {
-                        if !regex.is_match(&entry.label) {
-                            continue;
-                        }
+                    if let (Ok(entry), Some(regex)) = (&next, &query.regexp)
+                        && !regex.is_match(&entry.label)
+                    {
+                        continue;
                     }
                     // A closed receiver means the client went away: stop reading.
                     if sender.send(next).await.is_err() || failed {

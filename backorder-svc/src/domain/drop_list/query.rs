@@ -117,13 +117,13 @@ impl DropQuery {
     /// Cross-field and range rules; an error names the field and the rule.
     pub fn validate(&self) -> Result<(), FieldError> {
         self.label.validate("")?;
-        if let (Some(min), Some(max)) = (self.min_finalization, self.max_finalization) {
-            if min >= max {
-                return Err(FieldError::new(
-                    "min_finalization_time",
-                    "must be earlier than max_finalization_time (both bounds are strict)",
-                ));
-            }
+        if let (Some(min), Some(max)) = (self.min_finalization, self.max_finalization)
+            && min >= max
+        {
+            return Err(FieldError::new(
+                "min_finalization_time",
+                "must be earlier than max_finalization_time (both bounds are strict)",
+            ));
         }
         for (i, length) in self.lengths.iter().enumerate() {
             if !(1..=MAX_LENGTH).contains(length) {
