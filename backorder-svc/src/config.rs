@@ -102,4 +102,7 @@ impl Default for ServeArgs {
 pub enum ClockKind {
     System,
     Manual,
+    /// Follow the registry simulator's virtual clock (needs --registry-url): one clock
+    /// drives both services, and each tick runs a scheduler pass before it is acknowledged.
+    Registry,
 }

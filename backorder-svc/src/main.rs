@@ -33,11 +33,22 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
-    let clock: SharedClock = match args.clock {
-        ClockKind::System => Arc::new(SystemClock),
-        ClockKind::Manual => Arc::new(ManualClock::new(
+    let manual = match args.clock {
+        ClockKind::System => None,
+        ClockKind::Manual => Some(Arc::new(ManualClock::new(
             args.clock_start.unwrap_or_else(chrono::Utc::now),
-        )),
+        ))),
+        ClockKind::Registry => {
+            let url = args.registry_url.as_deref().ok_or_else(|| {
+                anyhow::anyhow!("--clock registry needs --registry-url (the simulator to follow)")
+            })?;
+            let start = lifecycle::registry_clock::registry_now(url).await?;
+            Some(Arc::new(ManualClock::new(start)))
+        }
+    };
+    let clock: SharedClock = match &manual {
+        Some(manual) => manual.clone(),
+        None => Arc::new(SystemClock),
     };
     let store = store::connect(database_url).await?;
     let first = bootstrap::first_start(&store, &clock).await?;
@@ -72,6 +83,22 @@ async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
                 let _ = stopped.wait_for(|stop| *stop).await;
             },
         ));
+    }
+    if let (ClockKind::Registry, Some(manual), Some(url)) =
+        (args.clock, manual.clone(), args.registry_url.clone())
+    {
+        let mut stopped = stop_feed.subscribe();
+        let store = store.clone();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            };
+            if let Err(error) =
+                lifecycle::registry_clock::follow(url, store, manual, None, shutdown).await
+            {
+                tracing::error!(%error, "lost the registry clock; time stands still until restart");
+            }
+        });
     }
     let options = server::Options {
         registry_url: args.registry_url,

@@ -4,4 +4,5 @@
 //! transaction each.
 
 pub mod placement;
+pub mod registry_clock;
 pub mod scheduler;
