@@ -28,13 +28,32 @@ const DOMAINS: [&str; 5] = ["p0.com", "p1.com", "p2.net", "p3.com", "q0.se"];
 
 #[derive(Debug, Clone)]
 enum Op {
-    Place { account: usize, domain: usize, lite: bool, request: Option<u8> },
-    Cancel { order: usize },
-    Pay { order: usize },
-    Deposit { account: usize, dollars: i64 },
-    Schedule { domain: usize, hours_ahead: i64 },
-    Restore { domain: usize },
-    Advance { minutes: i64 },
+    Place {
+        account: usize,
+        domain: usize,
+        lite: bool,
+        request: Option<u8>,
+    },
+    Cancel {
+        order: usize,
+    },
+    Pay {
+        order: usize,
+    },
+    Deposit {
+        account: usize,
+        dollars: i64,
+    },
+    Schedule {
+        domain: usize,
+        hours_ahead: i64,
+    },
+    Restore {
+        domain: usize,
+    },
+    Advance {
+        minutes: i64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -64,7 +83,9 @@ impl World {
         let store = backorder_svc::store::connect(url).await.unwrap();
         let manual = Arc::new(ManualClock::new("2026-12-01T12:00:00Z".parse().unwrap()));
         let clock: SharedClock = manual.clone();
-        backorder_svc::bootstrap::first_start(&store, &clock).await.unwrap();
+        backorder_svc::bootstrap::first_start(&store, &clock)
+            .await
+            .unwrap();
         let mut accounts = Vec::new();
         for i in 0..2 {
             let new = NewAccount {
@@ -72,12 +93,23 @@ impl World {
                 currency: Currency::parse("USD").unwrap(),
                 price_tier: PriceTier::default_tier(),
             };
-            match store.create_account(new, None, "prop", clock.now()).await.unwrap() {
+            match store
+                .create_account(new, None, "prop", clock.now())
+                .await
+                .unwrap()
+            {
                 AccountCreation::Created(account) => accounts.push(account),
                 other => panic!("{other:?}"),
             }
         }
-        Self { store, manual, clock, accounts, orders: Vec::new(), audit_seen: 0 }
+        Self {
+            store,
+            manual,
+            clock,
+            accounts,
+            orders: Vec::new(),
+            audit_seen: 0,
+        }
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -87,13 +119,26 @@ impl World {
     async fn apply(&mut self, op: Op, step: usize) {
         let now = self.now();
         match op {
-            Op::Place { account, domain, lite, request } => {
-                let class = if lite { BackorderClass::LiteBackorder } else { BackorderClass::Backorder };
+            Op::Place {
+                account,
+                domain,
+                lite,
+                request,
+            } => {
+                let class = if lite {
+                    BackorderClass::LiteBackorder
+                } else {
+                    BackorderClass::Backorder
+                };
                 let owner = self.accounts[account].clone();
                 let validated = placement::validate(
                     &self.store,
                     &owner,
-                    OrderRequest { domain: DOMAINS[domain].into(), class: Some(class), ..Default::default() },
+                    OrderRequest {
+                        domain: DOMAINS[domain].into(),
+                        class: Some(class),
+                        ..Default::default()
+                    },
                     now,
                 )
                 .await;
@@ -102,9 +147,16 @@ impl World {
                     scope: format!("account:{}", owner.id),
                     request_id: format!("place-{r}"),
                 });
-                match self.store.create_backorder(new, key, true, "prop", now).await {
+                match self
+                    .store
+                    .create_backorder(new, key, true, "prop", now)
+                    .await
+                {
                     Ok(Placement::Created { order, .. }) => self.orders.push(order.id),
-                    Ok(Placement::Existing { order, .. }) => assert!(self.orders.contains(&order.id), "step {step}: a replay returned an unknown order"),
+                    Ok(Placement::Existing { order, .. }) => assert!(
+                        self.orders.contains(&order.id),
+                        "step {step}: a replay returned an unknown order"
+                    ),
                     // Same request id, other payload; or a daily deal without the money.
                     Err(_) => {}
                 }
@@ -132,7 +184,10 @@ impl World {
                 };
                 self.store.execute_movement(request, now).await.unwrap();
             }
-            Op::Schedule { domain, hours_ahead } => {
+            Op::Schedule {
+                domain,
+                hours_ahead,
+            } => {
                 let drop = now + Duration::hours(hours_ahead);
                 let entry = DropListEntry::listed(
                     DropName::parse(DOMAINS[domain]).unwrap(),
@@ -142,7 +197,10 @@ impl World {
                 self.store.upsert_drop_batch(&[entry], now).await.unwrap();
             }
             Op::Restore { domain } => {
-                self.store.mark_drop_removed(&[DOMAINS[domain].to_string()], now).await.unwrap();
+                self.store
+                    .mark_drop_removed(&[DOMAINS[domain].to_string()], now)
+                    .await
+                    .unwrap();
             }
             Op::Advance { minutes } => {
                 self.manual.advance(Duration::minutes(minutes)).unwrap();
@@ -158,23 +216,45 @@ impl World {
     async fn check(&mut self, step: usize, op: &Op) {
         let snapshot = self.store.ledger_snapshot().await.unwrap();
         for result in invariants::check(&snapshot) {
-            assert!(result.holds(), "step {step} ({op:?}): {}: {:?}", result.name, result.violations);
+            assert!(
+                result.holds(),
+                "step {step} ({op:?}): {}: {:?}",
+                result.name,
+                result.violations
+            );
         }
         loop {
             let page = self
                 .store
-                .list_audit(AuditFilter::default(), PageRequest { after: Some(self.audit_seen), limit: 500 })
+                .list_audit(
+                    AuditFilter::default(),
+                    PageRequest {
+                        after: Some(self.audit_seen),
+                        limit: 500,
+                    },
+                )
                 .await
                 .unwrap();
             let Some(last) = page.last() else { break };
             self.audit_seen = last.id;
             for entry in page.iter().filter(|e| e.backorder_id.is_some()) {
-                let Some(new) = entry.new_status.as_deref() else { continue };
-                let from = entry.old_status.as_deref().map(|s| Status::from_db(s).unwrap());
+                let Some(new) = entry.new_status.as_deref() else {
+                    continue;
+                };
+                let from = entry
+                    .old_status
+                    .as_deref()
+                    .map(|s| Status::from_db(s).unwrap());
                 let to = Status::from_db(new).unwrap();
                 let reasons = FailureReason::ALL.map(Some).into_iter().chain([None]);
-                let allowed = reasons.into_iter().any(|reason| is_allowed(from, to, reason));
-                assert!(allowed, "step {step} ({op:?}): order {:?} moved {from:?} -> {to:?}", entry.backorder_id);
+                let allowed = reasons
+                    .into_iter()
+                    .any(|reason| is_allowed(from, to, reason));
+                assert!(
+                    allowed,
+                    "step {step} ({op:?}): order {:?} moved {from:?} -> {to:?}",
+                    entry.backorder_id
+                );
             }
         }
     }
@@ -189,11 +269,18 @@ async fn run_case(url: &str, ops: Vec<Op>) {
 }
 
 fn cases() -> u32 {
-    std::env::var("LIFECYCLE_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(16)
+    std::env::var("LIFECYCLE_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 proptest! {
