@@ -1,6 +1,6 @@
 //! Drop-list queries against the reference filter (tests/drop_list_common): each parameter
 //! alone on a fixed list, then random lists and random combined queries (proptest), on both
-//! backends. `DROP_LIST_PROPTEST_CASES` sets the number of random cases (default 200).
+//! backends. `DROP_LIST_PROPTEST_CASES` sets the number of random cases (default 128).
 
 mod drop_list_common;
 
@@ -390,7 +390,7 @@ fn cases() -> u32 {
     std::env::var("DROP_LIST_PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(200)
+        .unwrap_or(128)
 }
 
 fn random_queries_match_the_reference(url: String) {
