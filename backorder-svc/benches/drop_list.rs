@@ -22,7 +22,7 @@ const KEYWORDS: &[&str] = &[
     "car", "shop", "blue", "garden", "cloud", "travel", "photo", "solar",
 ];
 const ZONES: &[(&str, u64)] = &[("com", 70), ("net", 15), ("org", 10), ("co.uk", 5)];
-const QUERIES_PER_MODE: usize = 60;
+const QUERIES_PER_MODE: usize = 24;
 
 fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-03-02T12:00:00Z")
