@@ -62,6 +62,67 @@ pub async fn postgres() -> Option<TestDb> {
     })
 }
 
+/// A backorder service on 127.0.0.1 port 0 over a database, on a given clock, bootstrapped
+/// (catalog, operator key). It stops when dropped.
+#[derive(Debug)]
+pub struct TestServer {
+    pub channel: tonic::transport::Channel,
+    pub operator_key: String,
+    pub store: crate::store::SharedStore,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+pub async fn serve(
+    url: &str,
+    clock: crate::clock::SharedClock,
+    registry_url: Option<String>,
+) -> TestServer {
+    let store = crate::store::connect(url)
+        .await
+        .expect("open the test database");
+    let first = crate::bootstrap::first_start(&store, &clock)
+        .await
+        .expect("first start");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a port");
+    let address = listener.local_addr().expect("local address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let ctx = crate::api::Context {
+        store: store.clone(),
+        clock,
+    };
+    tokio::spawn(crate::server::run_with(
+        listener,
+        ctx,
+        crate::server::Options { registry_url },
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let channel = tonic::transport::Channel::from_shared(format!("http://{address}"))
+        .expect("address")
+        .connect()
+        .await
+        .expect("connect to the test server");
+    TestServer {
+        channel,
+        operator_key: first
+            .operator_secret
+            .expect("a new database prints its operator key"),
+        store,
+        _shutdown: stop,
+    }
+}
+
+/// A request carrying `authorization: Bearer <key>`.
+pub fn with_key<T>(key: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let value = format!("Bearer {key}").parse().expect("an ASCII key");
+    request.metadata_mut().insert("authorization", value);
+    request
+}
+
 static SERVER: OnceCell<Option<String>> = OnceCell::const_new();
 
 async fn find_server() -> Option<String> {

@@ -4,25 +4,24 @@
 
 use backorder_proto::backorder::v1 as pb;
 use backorder_proto::registry::v1 as feed_pb;
-use backorder_svc::api::Context;
 use backorder_svc::clock::{ManualClock, SharedClock};
 use backorder_svc::drop_list::feed;
+use backorder_svc::testkit::with_key;
 use pb::drop_list_service_client::DropListServiceClient;
 use registry_sim::sim::SimOptions;
 use registry_sim::{Scenario, Sim};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_stream::StreamExt;
-use tonic::metadata::MetadataValue;
+use tonic::Code;
 use tonic::transport::Channel;
-use tonic::{Code, Request};
 
 struct App {
     channel: Channel,
     operator_key: String,
     store: backorder_svc::store::SharedStore,
     clock: SharedClock,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    _server: backorder_svc::testkit::TestServer,
 }
 
 struct RegistrySim {
@@ -51,44 +50,15 @@ async fn spawn_app(
     registry_url: Option<String>,
     start: chrono::DateTime<chrono::Utc>,
 ) -> App {
-    let store = backorder_svc::store::connect(url).await.unwrap();
     let clock: SharedClock = Arc::new(ManualClock::new(start));
-    let first = backorder_svc::bootstrap::first_start(&store, &clock)
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(backorder_svc::server::run_with(
-        listener,
-        Context {
-            store: store.clone(),
-            clock: clock.clone(),
-        },
-        backorder_svc::server::Options { registry_url },
-        async {
-            let _ = rx.await;
-        },
-    ));
-    let channel = Channel::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let server = backorder_svc::testkit::serve(url, clock.clone(), registry_url).await;
     App {
-        channel,
-        operator_key: first.operator_secret.expect("bootstrap key"),
-        store,
+        channel: server.channel.clone(),
+        operator_key: server.operator_key.clone(),
+        store: server.store.clone(),
         clock,
-        _shutdown: tx,
+        _server: server,
     }
-}
-
-fn with_key<T>(key: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    let value: MetadataValue<_> = format!("Bearer {key}").parse().unwrap();
-    request.metadata_mut().insert("authorization", value);
-    request
 }
 
 fn client(app: &App) -> DropListServiceClient<Channel> {

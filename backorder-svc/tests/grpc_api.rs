@@ -2,54 +2,18 @@
 //! and bad input, on both backends.
 
 use backorder_proto::backorder::v1 as pb;
-use backorder_svc::api::Context;
 use backorder_svc::clock::{SharedClock, SystemClock};
+use backorder_svc::testkit::with_key;
 use pb::account_service_client::AccountServiceClient;
 use pb::operator_service_client::OperatorServiceClient;
 use std::sync::Arc;
-use tonic::metadata::MetadataValue;
-use tonic::transport::Channel;
 use tonic::{Code, Request};
 
-struct App {
-    channel: Channel,
-    operator_key: String,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
-}
+type App = backorder_svc::testkit::TestServer;
 
 async fn spawn_app(url: &str) -> App {
-    let store = backorder_svc::store::connect(url).await.unwrap();
     let clock: SharedClock = Arc::new(SystemClock);
-    let first = backorder_svc::bootstrap::first_start(&store, &clock)
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(backorder_svc::server::run(
-        listener,
-        Context { store, clock },
-        async {
-            let _ = rx.await;
-        },
-    ));
-    let channel = Channel::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    App {
-        channel,
-        operator_key: first.operator_secret.expect("bootstrap key"),
-        _shutdown: tx,
-    }
-}
-
-fn with_key<T>(key: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    let value: MetadataValue<_> = format!("Bearer {key}").parse().unwrap();
-    request.metadata_mut().insert("authorization", value);
-    request
+    backorder_svc::testkit::serve(url, clock, None).await
 }
 
 fn usd(amount: &str) -> Option<pb::Money> {

@@ -3,8 +3,8 @@
 //! priority when funds are short, events with resume, the audit log.
 
 use backorder_proto::backorder::v1 as pb;
-use backorder_svc::api::Context;
 use backorder_svc::clock::{ManualClock, SharedClock};
+use backorder_svc::testkit::with_key;
 use chrono::{DateTime, Utc};
 use pb::account_service_client::AccountServiceClient;
 use pb::backorder_service_client::BackorderServiceClient;
@@ -13,8 +13,8 @@ use pb::event_service_client::EventServiceClient;
 use pb::operator_service_client::OperatorServiceClient;
 use std::sync::Arc;
 use tokio_stream::StreamExt;
+use tonic::Code;
 use tonic::transport::Channel;
-use tonic::{Code, Request};
 
 /// The drop used throughout: finalization 17:00, lock window from 2026-12-07 17:00.
 const DROP: &str = "2026-12-10 19:00:00";
@@ -27,45 +27,19 @@ struct App {
     channel: Channel,
     operator: String,
     clock: Arc<ManualClock>,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    _server: backorder_svc::testkit::TestServer,
 }
 
 async fn spawn_app(url: &str) -> App {
-    let store = backorder_svc::store::connect(url).await.unwrap();
     let manual = Arc::new(ManualClock::new(at("2026-12-01T00:00:00Z")));
     let clock: SharedClock = manual.clone();
-    let first = backorder_svc::bootstrap::first_start(&store, &clock)
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(backorder_svc::server::run(
-        listener,
-        Context { store, clock },
-        async {
-            let _ = rx.await;
-        },
-    ));
-    let channel = Channel::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let server = backorder_svc::testkit::serve(url, clock, None).await;
     App {
-        channel,
-        operator: first.operator_secret.unwrap(),
+        channel: server.channel.clone(),
+        operator: server.operator_key.clone(),
         clock: manual,
-        _shutdown: tx,
+        _server: server,
     }
-}
-
-fn with_key<T>(key: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {key}").parse().unwrap());
-    request
 }
 
 impl App {
