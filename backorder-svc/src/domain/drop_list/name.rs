@@ -2,6 +2,7 @@
 //! with the label features the list is searched by.
 
 use super::score::score;
+use crate::domain::name::DomainName;
 
 /// A registrable domain validated for the drop list. The zone is the public suffix from the
 /// Public Suffix List (`psl`), so `example.co.uk` lies in `co.uk`, not in `uk`.
@@ -55,59 +56,15 @@ impl DropName {
     /// Parses a name as found on a list: ASCII or Unicode, any case, an optional final dot.
     /// The error is a one-line reason for the import report.
     pub fn parse(input: &str) -> Result<Self, String> {
-        let trimmed = input.trim().trim_end_matches('.');
-        if trimmed.is_empty() {
-            return Err("domain: is empty".into());
-        }
-        // Strict (STD3) rules: letters, digits and hyphens only, so `_` or spaces are refused.
-        let domain = idna::domain_to_ascii_strict(trimmed).map_err(|_| {
-            format!("domain: `{trimmed}` is not a valid domain name (IDNA/LDH rules)")
-        })?;
-        if domain.len() > 253 {
-            return Err(format!("domain: `{trimmed}` is longer than 253 octets"));
-        }
-        for part in domain.split('.') {
-            if part.is_empty() || part.len() > 63 {
-                return Err(format!(
-                    "domain: `{trimmed}` has a label that is empty or longer than 63 octets"
-                ));
-            }
-            if part.starts_with('-') || part.ends_with('-') {
-                return Err(format!(
-                    "domain: `{trimmed}` has a label that starts or ends with a hyphen"
-                ));
-            }
-        }
-        let zone = psl::suffix_str(&domain)
-            .ok_or_else(|| format!("domain: `{trimmed}` has no public suffix"))?
-            .to_string();
-        let Some(below) = domain
-            .strip_suffix(zone.as_str())
-            .and_then(|rest| rest.strip_suffix('.'))
-        else {
-            return Err(format!(
-                "domain: `{trimmed}` is a public suffix itself, not a registrable domain"
-            ));
-        };
-        if below.contains('.') {
-            return Err(format!(
-                "domain: `{trimmed}` has more than one label below its public suffix `{zone}`"
-            ));
-        }
-        let (domain_unicode, result) = idna::domain_to_unicode(&domain);
-        result.map_err(|_| format!("domain: `{trimmed}` has an invalid punycode label"))?;
-        let label = domain_unicode
-            .split('.')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        let features = LabelFeatures::of(&label);
+        let name =
+            DomainName::parse(input).map_err(|e| format!("domain: `{}` {e}", input.trim()))?;
+        let label = name.unicode_label().to_string();
         Ok(Self {
-            domain,
-            domain_unicode,
+            features: LabelFeatures::of(&label),
+            domain: name.ascii().to_string(),
+            domain_unicode: name.unicode().to_string(),
+            zone: name.suffix().to_string(),
             label,
-            zone,
-            features,
         })
     }
 }
