@@ -64,6 +64,11 @@ pub struct ServeArgs {
     /// runs whenever the clock is moved (OperatorService SetClock / AdvanceClock).
     #[arg(long, env = "BACKORDER_SCHEDULER_INTERVAL", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub scheduler_interval: u64,
+
+    /// `REGISTRAR:PASSWORD` for the registry at --registry-url: placements are checked
+    /// against its premium names (EPP Check, cached 24 h). Without it no premium check runs.
+    #[arg(long, env = "BACKORDER_REGISTRY_LOGIN")]
+    pub registry_login: Option<String>,
 }
 
 #[derive(Debug, Clone, Parser)]
@@ -94,6 +99,7 @@ impl Default for ServeArgs {
             registry_url: None,
             drop_list_interval: 15,
             scheduler_interval: 10,
+            registry_login: None,
         }
     }
 }

@@ -100,8 +100,17 @@ async fn serve(database_url: &str, args: ServeArgs) -> anyhow::Result<()> {
             }
         });
     }
+    let premium = match (&args.registry_url, &args.registry_login) {
+        (Some(url), Some(login)) => Some(Arc::new(lifecycle::premium::RegistryPremiumCheck::new(
+            url.clone(),
+            login,
+        )?)),
+        (None, Some(_)) => anyhow::bail!("--registry-login needs --registry-url"),
+        _ => None,
+    };
     let options = server::Options {
         registry_url: args.registry_url,
+        premium,
     };
     server::run_with(listener, Context { store, clock }, options, async move {
         server::shutdown_signal().await;

@@ -26,6 +26,8 @@ pub async fn run(
 pub struct Options {
     /// The registry's pending-delete feed, for `DropListService.ImportFromRegistry`.
     pub registry_url: Option<String>,
+    /// Asks the registry which names are premium, to refuse orders for them.
+    pub premium: Option<std::sync::Arc<crate::lifecycle::premium::RegistryPremiumCheck>>,
 }
 
 pub async fn run_with(
@@ -77,7 +79,7 @@ pub async fn run_with(
             DropListApi::new(ctx.clone(), options.registry_url),
         ))
         .add_service(pb::backorder_service_server::BackorderServiceServer::new(
-            BackorderApi::new(ctx.clone()),
+            BackorderApi::new(ctx.clone(), options.premium.clone()),
         ))
         .add_service(pb::event_service_server::EventServiceServer::new(
             EventApi::new(ctx.clone()),

@@ -95,7 +95,10 @@ pub async fn serve(
     tokio::spawn(crate::server::run_with(
         listener,
         ctx,
-        crate::server::Options { registry_url },
+        crate::server::Options {
+            registry_url,
+            premium: None,
+        },
         async {
             let _ = stopped.await;
         },

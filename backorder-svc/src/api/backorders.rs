@@ -9,20 +9,23 @@ use crate::domain::catalog::BackorderClass;
 use crate::domain::lifecycle::{FailureReason, Schedule, Status};
 use crate::domain::name::DomainName;
 use crate::lifecycle::placement::{self, OrderRequest, PlacementError};
+use crate::lifecycle::premium::RegistryPremiumCheck;
 use crate::store::IdempotencyKey;
 use crate::store::orders::{Backorder, BackorderFilter, Contacts, OrderBy, OrderError, Placement};
 use backorder_proto::backorder::v1 as pb;
 use pb::backorder_service_server::BackorderService;
+use std::sync::Arc;
 use tonic::{Request, Response, Status as GrpcStatus};
 
 #[derive(Debug, Clone)]
 pub struct BackorderApi {
     ctx: Context,
+    premium: Option<Arc<RegistryPremiumCheck>>,
 }
 
 impl BackorderApi {
-    pub fn new(ctx: Context) -> Self {
-        Self { ctx }
+    pub fn new(ctx: Context, premium: Option<Arc<RegistryPremiumCheck>>) -> Self {
+        Self { ctx, premium }
     }
 
     /// The order if the caller may see it; another account's order looks absent.
@@ -207,6 +210,22 @@ impl BackorderService for BackorderApi {
         )
         .await
         .map_err(ApiError::from)?;
+        if let Some(premium) = &self.premium {
+            let is_premium = premium
+                .is_premium(&new.domain, now)
+                .await
+                .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            if is_premium {
+                return Err(ApiError::invalid(
+                    "domain",
+                    format!(
+                        "{} is a registry premium name and cannot be backordered",
+                        new.domain
+                    ),
+                )
+                .into());
+            }
+        }
         let idempotency =
             convert::optional_text(&req.request_id).map(|request_id| IdempotencyKey {
                 scope: caller.idempotency_scope(),

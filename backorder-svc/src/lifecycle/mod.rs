@@ -4,5 +4,6 @@
 //! transaction each.
 
 pub mod placement;
+pub mod premium;
 pub mod registry_clock;
 pub mod scheduler;

@@ -1,0 +1,129 @@
+//! Registry premium names are refused at placement (spec/lifecycle.md). The registry knows
+//! which names are premium: we ask it with an EPP-style `Check` and cache the answer, since
+//! premium status is a property of the name that changes rarely.
+
+use crate::domain::name::DomainName;
+use backorder_proto::registry::v1 as registry;
+use chrono::{DateTime, Duration, Utc};
+use registry::registrar_client::RegistrarClient;
+use std::collections::HashMap;
+use tokio::sync::Mutex;
+use tonic::transport::Channel;
+
+/// How long a registry's answer is trusted.
+const CACHE_FOR: Duration = Duration::hours(24);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PremiumError {
+    #[error("the registry cannot be reached to check premium names: {0}")]
+    Unreachable(String),
+    #[error("the registry refused our login ({0}); check --registry-login")]
+    Login(String),
+}
+
+/// Asks the registry (simulator or real adapter) whether names are premium.
+#[derive(Debug)]
+pub struct RegistryPremiumCheck {
+    url: String,
+    registrar: String,
+    password: String,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    client: Option<(RegistrarClient<Channel>, String)>,
+    cache: HashMap<String, (bool, DateTime<Utc>)>,
+}
+
+impl RegistryPremiumCheck {
+    /// `login` is `REGISTRAR:PASSWORD`.
+    pub fn new(url: String, login: &str) -> Result<Self, PremiumError> {
+        let (registrar, password) = login
+            .split_once(':')
+            .ok_or_else(|| PremiumError::Login("expected REGISTRAR:PASSWORD".into()))?;
+        Ok(Self {
+            url,
+            registrar: registrar.to_string(),
+            password: password.to_string(),
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    async fn session(
+        &self,
+        state: &mut State,
+    ) -> Result<(RegistrarClient<Channel>, String), PremiumError> {
+        if let Some((client, session)) = &state.client {
+            return Ok((client.clone(), session.clone()));
+        }
+        let channel = Channel::from_shared(self.url.clone())
+            .map_err(|e| PremiumError::Unreachable(e.to_string()))?
+            .connect()
+            .await
+            .map_err(|e| PremiumError::Unreachable(e.to_string()))?;
+        let mut client = RegistrarClient::new(channel);
+        let login = client
+            .login(registry::LoginRequest {
+                registrar_id: self.registrar.clone(),
+                password: self.password.clone(),
+            })
+            .await
+            .map_err(|e| PremiumError::Unreachable(e.to_string()))?
+            .into_inner();
+        let ok = login
+            .result
+            .as_ref()
+            .is_some_and(|r| r.code == registry::ResultCode::Ok as i32);
+        if !ok {
+            let message = login.result.map(|r| r.message).unwrap_or_default();
+            return Err(PremiumError::Login(message));
+        }
+        state.client = Some((client.clone(), login.session_id.clone()));
+        Ok((client, login.session_id))
+    }
+
+    /// Whether the registry treats the name as premium, from the cache when fresh.
+    pub async fn is_premium(
+        &self,
+        name: &DomainName,
+        now: DateTime<Utc>,
+    ) -> Result<bool, PremiumError> {
+        let mut state = self.state.lock().await;
+        if let Some((premium, at)) = state.cache.get(name.ascii())
+            && now - *at < CACHE_FOR
+        {
+            return Ok(*premium);
+        }
+        let (mut client, session) = self.session(&mut state).await?;
+        let answer = client
+            .check(registry::CheckRequest {
+                session_id: session,
+                domains: vec![name.ascii().to_string()],
+            })
+            .await;
+        let answer = match answer {
+            Ok(answer) => answer.into_inner(),
+            Err(status) => {
+                // A broken connection or an expired session: log in again next time.
+                state.client = None;
+                return Err(PremiumError::Unreachable(status.message().to_string()));
+            }
+        };
+        if answer
+            .result
+            .as_ref()
+            .is_some_and(|r| r.code != registry::ResultCode::Ok as i32)
+        {
+            state.client = None;
+            let message = answer.result.map(|r| r.message).unwrap_or_default();
+            return Err(PremiumError::Unreachable(message));
+        }
+        let premium = answer
+            .results
+            .iter()
+            .any(|r| r.domain == name.ascii() && r.premium);
+        state.cache.insert(name.ascii().to_string(), (premium, now));
+        Ok(premium)
+    }
+}
