@@ -710,6 +710,19 @@ impl OrderStore for SqlStore {
         now: DateTime<Utc>,
     ) -> Result<StepOutcome, OrderError> {
         let mut tx = self.begin_write().await?;
+        if matches!(step, Step::PlaceHold | Step::Sleep) {
+            // Money steps take the account's balance row first, waiting for it: a replica
+            // that skipped a locked order must not fund a later order of the same account
+            // before the earlier one is settled. Locks are always taken account, then order
+            // (skip-locked, never waiting), so this cannot deadlock.
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT l.id FROM ledger_accounts l JOIN backorders b ON b.account_id = l.client_account_id \
+                 WHERE b.id = $1{ACCOUNT_LOCK}"
+            )))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        }
         let Some(order) = lock_order(&mut tx, id, true).await? else {
             return Ok(StepOutcome::Skipped);
         };

@@ -9,6 +9,7 @@ use std::time::Duration;
 /// Order rows are locked for the length of their transaction; a scheduler skips rows
 /// another replica holds instead of waiting, so no order is handled twice.
 const ORDER_LOCK: &str = " FOR UPDATE OF b";
+const ACCOUNT_LOCK: &str = " FOR UPDATE OF l";
 const ORDER_LOCK_SKIP: &str = " FOR UPDATE OF b SKIP LOCKED";
 
 type Db = sqlx::Postgres;

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 /// SQLite has no row locks: `BEGIN IMMEDIATE` already serializes every writer.
 const ORDER_LOCK: &str = "";
+const ACCOUNT_LOCK: &str = "";
 const ORDER_LOCK_SKIP: &str = "";
 
 type Db = sqlx::Sqlite;
