@@ -52,11 +52,6 @@ impl Status {
         matches!(self, Self::Requested | Self::Active)
     }
 
-    /// Statuses that hold exactly one pending hold (ledger invariant 4).
-    pub fn holds_funds(self) -> bool {
-        matches!(self, Self::Active | Self::Processing | Self::AuctionPending)
-    }
-
     pub fn is_terminal(self) -> bool {
         matches!(
             self,

@@ -1,7 +1,7 @@
 //! Validating an order before it is placed (spec/lifecycle.md, "Placing an order"): each
 //! refusal names its field and rule.
 
-use crate::domain::account::{Account, AccountState, PriceTier};
+use crate::domain::account::{Account, AccountState};
 use crate::domain::catalog::{BackorderClass, Tld, TldName};
 use crate::domain::lifecycle::{Schedule, in_daily_deal_window};
 use crate::domain::name::DomainName;
@@ -126,7 +126,7 @@ pub async fn validate(
                 "class",
                 format!(
                     "not supported: tier {} has no {} price for .{} in {}",
-                    tier_name(&account.price_tier),
+                    account.price_tier.as_str(),
                     class.as_str(),
                     tld.name.as_str(),
                     account.currency
@@ -205,10 +205,6 @@ pub async fn validate(
         client_reference: request.client_reference,
         post_drop,
     })
-}
-
-fn tier_name(tier: &PriceTier) -> &str {
-    tier.as_str()
 }
 
 #[cfg(test)]

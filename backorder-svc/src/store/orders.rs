@@ -183,8 +183,6 @@ pub trait OrderStore {
     ) -> Result<Placement, OrderError>;
     async fn get_backorder(&self, id: i64) -> StoreResult<Option<Backorder>>;
     async fn list_backorders(&self, filter: BackorderFilter) -> StoreResult<(Vec<Backorder>, i64)>;
-    /// Open (REQUESTED or ACTIVE) orders of one account for one domain.
-    async fn count_open_orders(&self, account: AccountId, domain: &str) -> StoreResult<i64>;
     /// Orders for a domain held before its finalization and now PROCESSING: the valid
     /// orders that close it to daily deals (other daily deals do not).
     async fn count_valid_orders(&self, domain: &str) -> StoreResult<i64>;

@@ -394,11 +394,7 @@ impl OrderStore for SqlStore {
             if new.post_drop {
                 // Daily deals hold their price at placement; without the money there is no order.
                 let Some(hold) = hold_price(&mut tx, &order, 0, actor, now).await? else {
-                    let available = self.balance_in(&mut tx, order.account).await?;
-                    return Err(OrderError::Ledger(LedgerError::InsufficientFunds {
-                        needed: order.price.to_string(),
-                        available: available.map(|a| a.to_string()).unwrap_or_default(),
-                    }));
+                    return Err(self.funds_short(&mut tx, &order).await?);
                 };
                 change_status(
                     &mut tx,
@@ -495,13 +491,6 @@ impl OrderStore for SqlStore {
                 .collect::<StoreResult<_>>()?,
             total,
         ))
-    }
-
-    async fn count_open_orders(&self, account: AccountId, domain: &str) -> StoreResult<i64> {
-        let mut tx = self.begin_snapshot().await?;
-        let n = count_open_in(&mut tx, account, domain).await?;
-        tx.commit().await?;
-        Ok(n)
     }
 
     async fn count_valid_orders(&self, domain: &str) -> StoreResult<i64> {
@@ -619,11 +608,7 @@ impl OrderStore for SqlStore {
         }
         let placed = holds_placed(&mut tx, id).await?;
         let Some(hold) = hold_price(&mut tx, &order, placed, actor, now).await? else {
-            let available = self.balance_in(&mut tx, order.account).await?;
-            return Err(OrderError::Ledger(LedgerError::InsufficientFunds {
-                needed: order.price.to_string(),
-                available: available.map(|a| a.to_string()).unwrap_or_default(),
-            }));
+            return Err(self.funds_short(&mut tx, &order).await?);
         };
         change_status(
             &mut tx,
@@ -812,6 +797,15 @@ impl OrderStore for SqlStore {
 }
 
 impl SqlStore {
+    /// The refusal for an order whose price the account cannot hold now.
+    async fn funds_short(&self, tx: &mut Tx, order: &Backorder) -> StoreResult<OrderError> {
+        let available = self.balance_in(tx, order.account).await?;
+        Ok(OrderError::Ledger(LedgerError::InsufficientFunds {
+            needed: order.price.to_string(),
+            available: available.map(|a| a.to_string()).unwrap_or_default(),
+        }))
+    }
+
     async fn balance_in(&self, tx: &mut Tx, account: AccountId) -> StoreResult<Option<Money>> {
         let row = sqlx::query(
             "SELECT currency, debits_pending, debits_posted, credits_pending, credits_posted \
