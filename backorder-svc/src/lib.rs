@@ -5,6 +5,7 @@
 //! rules; `store` persists them (SQLite or PostgreSQL); `api` parses, authorizes and maps.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod bootstrap;
 pub mod catalog;

@@ -2,6 +2,7 @@
 //! setup); PostgreSQL serves production and several replicas. Both backends compile the same
 //! SQL from `sql.rs` (see the backend modules for why), with migrations per backend.
 
+pub mod catching;
 pub mod drop_list;
 pub mod orders;
 mod postgres;

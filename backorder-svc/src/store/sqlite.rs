@@ -65,3 +65,4 @@ impl SqlStore {
 include!("sql.rs");
 include!("drop_list_sql.rs");
 include!("orders_sql.rs");
+include!("allocation_sql.rs");
