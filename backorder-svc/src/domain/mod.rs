@@ -2,6 +2,8 @@
 //! bad data, so the layers below never check them again.
 
 pub mod account;
+pub mod allocation;
+pub mod auction;
 pub mod catalog;
 pub mod drop_list;
 pub mod event;
