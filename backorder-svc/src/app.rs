@@ -44,7 +44,9 @@ pub async fn serve(
         Some(manual) => manual.clone(),
         None => Arc::new(SystemClock),
     };
+    let auction_rules = args.auction_rules()?;
     let store = store::connect(database_url).await?;
+    store.set_auction_settings(&auction_rules).await?;
     let first = bootstrap::first_start(&store, &clock).await?;
     if first.catalog_loaded {
         tracing::info!("loaded the default TLD catalog and price list");

@@ -1,5 +1,7 @@
 //! Command line and environment configuration (clap with env fallbacks; laptop defaults).
 
+use crate::domain::auction::{IncrementTable, Rules, Tier};
+use crate::domain::money::{Currency, Money};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 
@@ -69,6 +71,56 @@ pub struct ServeArgs {
     /// against its premium names (EPP Check, cached 24 h). Without it no premium check runs.
     #[arg(long, env = "BACKORDER_REGISTRY_LOGIN")]
     pub registry_login: Option<String>,
+
+    /// Currency of new private auctions (ISO 4217). Winners whose account is in another
+    /// currency pay outside the platform and the operator confirms it.
+    #[arg(long, env = "BACKORDER_AUCTION_CURRENCY", default_value = "USD")]
+    pub auction_currency: String,
+
+    /// Opening bid of new auctions, in the auction currency.
+    #[arg(long, env = "BACKORDER_AUCTION_OPENING_BID", default_value = "10.00")]
+    pub auction_opening_bid: String,
+
+    /// Bid increments of new auctions by current price: one amount for a flat table
+    /// ("5.00"), or tiers "INCREMENT<BELOW,...,INCREMENT_ABOVE" ("5.00<500.00,10.00<1000.00,25.00").
+    #[arg(long, env = "BACKORDER_AUCTION_INCREMENTS", default_value = "5.00")]
+    pub auction_increments: String,
+}
+
+impl ServeArgs {
+    /// The rules new auctions open with (length, soft close and start hour are the spec's).
+    pub fn auction_rules(&self) -> anyhow::Result<Rules> {
+        let currency = Currency::parse(&self.auction_currency)
+            .map_err(|e| anyhow::anyhow!("--auction-currency: {e}"))?;
+        let amount = |flag: &str, text: &str| {
+            Money::parse_positive(currency, text.trim())
+                .map(|m| m.minor)
+                .map_err(|e| anyhow::anyhow!("{flag}: {text:?}: {e}"))
+        };
+        let opening_bid = amount("--auction-opening-bid", &self.auction_opening_bid)?;
+        let mut items: Vec<&str> = self.auction_increments.split(',').collect();
+        let above = amount("--auction-increments", items.pop().unwrap_or_default())?;
+        let tiers = items
+            .into_iter()
+            .map(|item| {
+                let (increment, below) = item.split_once('<').ok_or_else(|| {
+                    anyhow::anyhow!("--auction-increments: {item:?} must be INCREMENT<BELOW")
+                })?;
+                Ok(Tier {
+                    increment: amount("--auction-increments", increment)?,
+                    below: amount("--auction-increments", below)?,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let increments = IncrementTable::tiered(tiers, above)
+            .map_err(|e| anyhow::anyhow!("--auction-increments: {e}"))?;
+        Ok(Rules {
+            currency,
+            opening_bid,
+            increments,
+            ..Rules::default()
+        })
+    }
 }
 
 #[derive(Debug, Clone, Parser)]
@@ -100,6 +152,9 @@ impl Default for ServeArgs {
             drop_list_interval: 15,
             scheduler_interval: 10,
             registry_login: None,
+            auction_currency: "USD".into(),
+            auction_opening_bid: "10.00".into(),
+            auction_increments: "5.00".into(),
         }
     }
 }

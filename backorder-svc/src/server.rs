@@ -3,7 +3,7 @@
 //! tests can serve on port 0.
 
 use crate::api::{
-    AccountApi, BackorderApi, CatalogApi, Context, DropListApi, EventApi, OperatorApi,
+    AccountApi, AuctionApi, BackorderApi, CatalogApi, Context, DropListApi, EventApi, OperatorApi,
 };
 use backorder_proto::backorder::v1 as pb;
 use std::future::Future;
@@ -57,6 +57,9 @@ pub async fn run_with(
     health_reporter
         .set_serving::<pb::event_service_server::EventServiceServer<EventApi>>()
         .await;
+    health_reporter
+        .set_serving::<pb::auction_service_server::AuctionServiceServer<AuctionApi>>()
+        .await;
 
     tonic::transport::Server::builder()
         .trace_fn(|request| {
@@ -81,6 +84,9 @@ pub async fn run_with(
         .add_service(pb::backorder_service_server::BackorderServiceServer::new(
             BackorderApi::new(ctx.clone(), options.premium.clone()),
         ))
+        .add_service(pb::auction_service_server::AuctionServiceServer::new(
+            AuctionApi::new(ctx.clone()),
+        ))
         .add_service(pb::event_service_server::EventServiceServer::new(
             EventApi::new(ctx.clone()),
         ))
@@ -96,6 +102,7 @@ pub async fn run_with(
 /// describes the registry simulator's services, which are not served here).
 pub const SERVED: &[&str] = &[
     "backorder.v1.AccountService",
+    "backorder.v1.AuctionService",
     "backorder.v1.BackorderService",
     "backorder.v1.CatalogService",
     "backorder.v1.DropListService",

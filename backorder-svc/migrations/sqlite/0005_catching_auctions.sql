@@ -30,6 +30,7 @@ CREATE TABLE auctions (
     currency         TEXT    NOT NULL,
     opening_bid      BIGINT  NOT NULL CHECK (opening_bid > 0),
     increments       TEXT    NOT NULL,  -- the increment table in force, as configured
+    soft_close_secs  BIGINT  NOT NULL CHECK (soft_close_secs >= 0),
     start_time       BIGINT  NOT NULL,
     end_time         BIGINT  NOT NULL,  -- moves with soft-close extensions
     state            TEXT    NOT NULL CHECK (state IN ('OPEN', 'AWAITING_PAYMENT', 'SETTLED')),

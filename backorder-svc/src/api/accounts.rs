@@ -32,6 +32,26 @@ impl AccountApi {
             .ok_or_else(|| ApiError::NotFound(format!("account {id} not found")))
     }
 
+    /// Funds arrived: auctions the account won and has not paid are collected now (the
+    /// deposit stands whatever happens here; the scheduler retries on its next pass).
+    async fn collect_auction_payments(&self, caller: &Caller, account: AccountId) {
+        let now = self.ctx.clock.now();
+        match self
+            .ctx
+            .store
+            .collect_auction_payments(account, &caller.actor(), now)
+            .await
+        {
+            Ok(0) => {}
+            Ok(paid) => {
+                tracing::info!(%account, paid, "auction payments collected after funds arrived")
+            }
+            Err(error) => {
+                tracing::warn!(%account, %error, "collecting auction payments failed; the scheduler retries")
+            }
+        }
+    }
+
     /// Deposits, withdrawals and adjustments share everything but the movement.
     async fn book(
         &self,
@@ -83,6 +103,9 @@ impl AccountApi {
                 self.ctx.clock.now(),
             )
             .await?;
+        if kind != TransferKind::Withdrawal {
+            self.collect_auction_payments(caller, account).await;
+        }
         Ok(transfer_pb(&transfer))
     }
 }

@@ -1,7 +1,7 @@
 //! BackorderService: placing, reading, listing, cancelling, prepaying and changing orders.
 
 use super::catalog::class_from_pb;
-use super::convert::{self, money, page_size, page_token_id, timestamp};
+use super::convert::{self, money, page_offset, page_size, timestamp};
 use super::error::{ApiError, ApiResult};
 use super::{Context, account_in_scope};
 use crate::domain::account::Caller;
@@ -11,6 +11,7 @@ use crate::domain::name::DomainName;
 use crate::lifecycle::placement::{self, OrderRequest, PlacementError};
 use crate::lifecycle::premium::RegistryPremiumCheck;
 use crate::store::IdempotencyKey;
+use crate::store::auctions::AssignedDomain;
 use crate::store::orders::{Backorder, BackorderFilter, Contacts, OrderBy, OrderError, Placement};
 use backorder_proto::backorder::v1 as pb;
 use pb::backorder_service_server::BackorderService;
@@ -39,6 +40,18 @@ impl BackorderApi {
             }
             _ => Err(ApiError::NotFound(format!("backorder {id} not found"))),
         }
+    }
+}
+
+fn domain_pb(domain: &AssignedDomain) -> pb::Domain {
+    pb::Domain {
+        domain: domain.domain.clone(),
+        domain_unicode: domain.domain_unicode.clone(),
+        account_id: domain.account.to_string(),
+        backorder_id: domain.order_id.to_string(),
+        auth_code: domain.auth_code.clone(),
+        assign_time: Some(timestamp(domain.assigned_at)),
+        registrar: domain.registrar.clone(),
     }
 }
 
@@ -127,7 +140,10 @@ pub fn backorder_pb(order: &Backorder) -> pb::Backorder {
         lock_time: times.map(|t| timestamp(t.lock_from)),
         create_time: Some(timestamp(order.created_at)),
         update_time: Some(timestamp(order.updated_at)),
-        auction_id: String::new(),
+        auction_id: order
+            .auction_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -307,9 +323,7 @@ impl BackorderService for BackorderApi {
             Err(_) => return Err(ApiError::invalid("order_by", "is not a known order").into()),
         };
         let limit = page_size(req.page_size)?;
-        let offset = page_token_id(&req.page_token)?.unwrap_or(0);
-        let offset = u32::try_from(offset)
-            .map_err(|_| ApiError::invalid("page_token", "is out of range"))?;
+        let offset = page_offset(&req.page_token)?;
         let (orders, total) = self
             .ctx
             .store
@@ -412,22 +426,56 @@ impl BackorderService for BackorderApi {
         &self,
         request: Request<pb::ListDomainsRequest>,
     ) -> Result<Response<pb::ListDomainsResponse>, GrpcStatus> {
-        self.ctx.caller(&request).await?;
-        Err(ApiError::Unimplemented(
-            "ListDomains: domain assignment arrives with the catcher".into(),
-        )
-        .into())
+        let caller = self.ctx.caller(&request).await?;
+        let message = request.get_ref();
+        let account = match (&caller, message.account_id.trim()) {
+            (Caller::Operator { .. }, "") => None,
+            _ => Some(account_in_scope(&caller, &message.account_id)?),
+        };
+        let limit = page_size(message.page_size)?;
+        let offset = page_offset(&message.page_token)?;
+        let (domains, total) = self
+            .ctx
+            .store
+            .list_domains(account, offset, limit)
+            .await
+            .map_err(ApiError::from)?;
+        let seen = i64::from(offset) + i64::try_from(domains.len()).unwrap_or(i64::MAX);
+        Ok(Response::new(pb::ListDomainsResponse {
+            domains: domains.iter().map(domain_pb).collect(),
+            next_page_token: if seen < total {
+                seen.to_string()
+            } else {
+                String::new()
+            },
+        }))
     }
 
     async fn get_domain(
         &self,
         request: Request<pb::GetDomainRequest>,
     ) -> Result<Response<pb::Domain>, GrpcStatus> {
-        self.ctx.caller(&request).await?;
-        Err(
-            ApiError::Unimplemented("GetDomain: domain assignment arrives with the catcher".into())
-                .into(),
-        )
+        let caller = self.ctx.caller(&request).await?;
+        let name = DomainName::parse(&request.get_ref().domain)
+            .map_err(|e| ApiError::invalid("domain", e.to_string()))?;
+        let assigned = self
+            .ctx
+            .store
+            .get_domain(name.ascii())
+            .await
+            .map_err(ApiError::from)?;
+        match (assigned, &caller) {
+            (Some(domain), Caller::Operator { .. }) => Ok(Response::new(domain_pb(&domain))),
+            (Some(domain), Caller::Account { account_id, .. }) if domain.account == *account_id => {
+                Ok(Response::new(domain_pb(&domain)))
+            }
+            // Another account's domain looks absent.
+            _ => Err(ApiError::NotFound(format!(
+                "domain {} is not assigned to this account",
+                name.ascii()
+            ))
+            .into()),
+        }
     }
 
     async fn convert_idn(

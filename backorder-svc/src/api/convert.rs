@@ -74,6 +74,12 @@ pub fn page_token_id(token: &str) -> ApiResult<Option<i64>> {
         .ok_or_else(|| ApiError::invalid("page_token", "is not a token this service issued"))
 }
 
+/// Offset paging: the token is the number of items already returned.
+pub fn page_offset(token: &str) -> ApiResult<u32> {
+    let offset = page_token_id(token)?.unwrap_or(0);
+    u32::try_from(offset).map_err(|_| ApiError::invalid("page_token", "is out of range"))
+}
+
 /// The next page token: the last key when the page was full, else empty (no more pages).
 pub fn next_token<T, K: ToString>(items: &[T], limit: u32, key: impl Fn(&T) -> K) -> String {
     if items.len() == limit as usize {

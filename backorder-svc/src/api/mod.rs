@@ -2,6 +2,7 @@
 //! here.
 
 mod accounts;
+mod auctions;
 mod backorders;
 mod catalog;
 mod convert;
@@ -18,6 +19,7 @@ use error::{ApiError, ApiResult};
 use tonic::Request;
 
 pub use accounts::AccountApi;
+pub use auctions::AuctionApi;
 pub use backorders::BackorderApi;
 pub use catalog::CatalogApi;
 pub use drop_list::DropListApi;

@@ -1,13 +1,17 @@
-//! OperatorService: the clock (moved by hand only in manual mode), the audit log and the
-//! ledger check.
+//! OperatorService: the clock (moved by hand only in manual mode), the audit log, the
+//! ledger check and the catcher's results.
 
 use super::Context;
-use super::convert::{from_timestamp, money, next_token, page_size, page_token_id, timestamp};
+use super::convert::{
+    from_timestamp, money, next_token, page_offset, page_size, page_token_id, timestamp,
+};
 use super::error::ApiError;
 use crate::domain::money::{Currency, Money};
+use crate::domain::name::DomainName;
 use crate::ledger::LedgerAccountKind;
 use crate::ledger::invariants::{self, LedgerSnapshot};
 use crate::lifecycle::scheduler;
+use crate::store::catching::{CatchFilter, CatchOutcome, CatchRecord};
 use crate::store::{AuditFilter, PageRequest};
 use backorder_proto::backorder::v1 as pb;
 use pb::operator_service_server::OperatorService;
@@ -252,5 +256,76 @@ impl OperatorService for OperatorApi {
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(ledger_report(&snapshot)))
+    }
+
+    async fn list_catches(
+        &self,
+        request: Request<pb::ListCatchesRequest>,
+    ) -> Result<Response<pb::ListCatchesResponse>, Status> {
+        self.ctx.operator(&request).await?;
+        let req = request.into_inner();
+        let limit = page_size(req.page_size)?;
+        let offset = page_offset(&req.page_token)?;
+        let domain = match super::convert::optional_text(&req.domain) {
+            None => None,
+            Some(text) => Some(
+                DomainName::parse(&text)
+                    .map_err(|e| ApiError::invalid("domain", e.to_string()))?
+                    .ascii()
+                    .to_string(),
+            ),
+        };
+        let (catches, total) = self
+            .ctx
+            .store
+            .list_catches(CatchFilter {
+                domain,
+                decided_since: None,
+                offset,
+                limit,
+            })
+            .await
+            .map_err(ApiError::from)?;
+        let seen = i64::from(offset) + i64::try_from(catches.len()).unwrap_or(i64::MAX);
+        Ok(Response::new(pb::ListCatchesResponse {
+            catches: catches.iter().map(catch_pb).collect(),
+            next_page_token: if seen < total {
+                seen.to_string()
+            } else {
+                String::new()
+            },
+            total_size: total,
+        }))
+    }
+}
+
+fn catch_pb(record: &CatchRecord) -> pb::Catch {
+    let report = &record.report;
+    let (outcome, registrar, registered) = match &report.outcome {
+        CatchOutcome::Caught {
+            registrar,
+            registered_at,
+            ..
+        } => (
+            pb::CatchOutcome::Caught,
+            registrar.clone(),
+            Some(*registered_at),
+        ),
+        CatchOutcome::NotCaught => (pb::CatchOutcome::NotCaught, String::new(), None),
+        CatchOutcome::NotDropped => (pb::CatchOutcome::NotDropped, String::new(), None),
+    };
+    let released = report.release_seen_at.unwrap_or(report.drop_time);
+    pb::Catch {
+        domain: report.domain.clone(),
+        drop_time: Some(timestamp(report.drop_time)),
+        outcome: outcome as i32,
+        registrar,
+        attempts: i32::try_from(report.attempts).unwrap_or(i32::MAX),
+        first_attempt_time: report.first_attempt_at.map(timestamp),
+        release_seen_time: report.release_seen_at.map(timestamp),
+        registered_time: registered.map(timestamp),
+        release_to_create: registered
+            .and_then(|at| prost_types::Duration::try_from((at - released).to_std().ok()?).ok()),
+        decide_time: Some(timestamp(record.decided_at)),
     }
 }

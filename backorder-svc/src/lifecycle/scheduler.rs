@@ -1,12 +1,14 @@
 //! The scheduler: each pass, driven only by the injected clock, places holds for orders in
 //! the lock window (earliest finalization first, then earliest order), warns once per order
 //! when funds are short, moves orders at finalization, and sends orders whose domain was
-//! restored back to sleep. Each step is one transaction in the store; several replicas may
+//! restored back to sleep; then closes ended auctions, collects auction payments and
+//! defaults winners past their deadline. Each step is one transaction in the store; several replicas may
 //! run passes at once (the store re-checks each order under a skip-locked row lock).
 
 use crate::clock::SharedClock;
 use crate::domain::lifecycle::{Schedule, Status, Step, next_step};
 use crate::store::SharedStore;
+use crate::store::auctions::AuctionStep;
 use crate::store::orders::{OrderError, StepOutcome};
 use std::time::Duration;
 
@@ -20,6 +22,14 @@ pub struct PassReport {
     pub unfunded: u32,
     pub slept: u32,
     pub skipped: u32,
+    /// Auctions that ended (a winner owes the price, or a free win settled at once).
+    pub auctions_closed: u32,
+    /// Auctions paid from the winner's balance and settled.
+    pub auctions_paid: u32,
+    /// Winners that did not pay in time (result recomputed without them).
+    pub payment_defaults: u32,
+    /// Auctions whose step failed (logged; retried next pass).
+    pub auction_errors: u32,
 }
 
 /// The audit actor of scheduler steps.
@@ -59,7 +69,36 @@ pub async fn run_pass(store: &SharedStore, clock: &SharedClock) -> Result<PassRe
             Step::PlaceHold | Step::Finalize | Step::Unfunded | Step::Sleep
         ));
     }
+    advance_auctions(store, now, &mut report).await?;
     Ok(report)
+}
+
+/// Closes ended auctions, collects what winners owe, and defaults winners past their
+/// deadline. One auction's failure is logged and retried next pass; it never stops the rest.
+async fn advance_auctions(
+    store: &SharedStore,
+    now: chrono::DateTime<chrono::Utc>,
+    report: &mut PassReport,
+) -> Result<(), OrderError> {
+    for id in store.auctions_due(now).await? {
+        match store.advance_auction(id, ACTOR, now).await {
+            Ok(AuctionStep::Closed { settled }) => {
+                report.auctions_closed += 1;
+                report.auctions_paid += u32::from(settled);
+            }
+            Ok(AuctionStep::Paid) => report.auctions_paid += 1,
+            Ok(AuctionStep::Defaulted { settled }) => {
+                report.payment_defaults += 1;
+                report.auctions_paid += u32::from(settled);
+            }
+            Ok(AuctionStep::Nothing) => {}
+            Err(error) => {
+                report.auction_errors += 1;
+                tracing::error!(auction = id, %error, "auction step failed; retrying next pass");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs a pass every `interval` until `shutdown` resolves (system-clock mode).

@@ -2,6 +2,7 @@
 //! setup); PostgreSQL serves production and several replicas. Both backends compile the same
 //! SQL from `sql.rs` (see the backend modules for why), with migrations per backend.
 
+pub mod auctions;
 pub mod catching;
 pub mod drop_list;
 pub mod orders;
@@ -160,7 +161,15 @@ pub enum AccountCreation {
 }
 
 #[async_trait]
-pub trait Store: DropListStore + orders::OrderStore + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    DropListStore
+    + orders::OrderStore
+    + auctions::AuctionStore
+    + catching::CatchStore
+    + Send
+    + Sync
+    + std::fmt::Debug
+{
     fn backend(&self) -> Backend;
 
     // Accounts.

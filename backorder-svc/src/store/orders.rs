@@ -35,6 +35,8 @@ pub struct Backorder {
     pub failure_reason: Option<FailureReason>,
     pub price: Money,
     pub hold_id: Option<i64>,
+    /// The auction this order holds a seat in.
+    pub auction_id: Option<i64>,
     pub post_drop: bool,
     pub contacts: Contacts,
     pub auth_code_wish: String,

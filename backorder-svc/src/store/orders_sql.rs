@@ -12,7 +12,8 @@ macro_rules! order_select {
     () => {
         "SELECT b.*, dl.drop_time AS dl_drop_time, dl.removed_at AS dl_removed_at, \
          COALESCE(t.finalization_lead_secs, 7200) AS fin_lead, \
-         COALESCE(t.lock_lead_secs, 259200) AS lock_lead \
+         COALESCE(t.lock_lead_secs, 259200) AS lock_lead, \
+         (SELECT s.auction_id FROM auction_seats s WHERE s.order_id = b.id) AS seat_auction_id \
          FROM backorders b \
          LEFT JOIN drop_list dl ON dl.domain = b.domain \
          LEFT JOIN tlds t ON t.name = b.tld"
@@ -72,6 +73,7 @@ fn order_from_row(row: &DbRow) -> StoreResult<Backorder> {
             .transpose()?,
         price: Money::new(currency, row.try_get("price")?),
         hold_id: row.try_get("hold_id")?,
+        auction_id: row.try_get("seat_auction_id")?,
         post_drop: row.try_get("post_drop")?,
         contacts: Contacts {
             owner: row.try_get("owner_contact")?,

@@ -11,6 +11,7 @@ use std::time::Duration;
 const ORDER_LOCK: &str = " FOR UPDATE OF b";
 const ACCOUNT_LOCK: &str = " FOR UPDATE OF l";
 const ORDER_LOCK_SKIP: &str = " FOR UPDATE OF b SKIP LOCKED";
+const AUCTION_LOCK: &str = " FOR UPDATE";
 
 type Db = sqlx::Postgres;
 const BACKEND: Backend = Backend::Postgres;
@@ -63,3 +64,5 @@ include!("sql.rs");
 include!("drop_list_sql.rs");
 include!("orders_sql.rs");
 include!("allocation_sql.rs");
+include!("auctions_sql.rs");
+include!("catching_sql.rs");

@@ -15,6 +15,7 @@ use std::time::Duration;
 const ORDER_LOCK: &str = "";
 const ACCOUNT_LOCK: &str = "";
 const ORDER_LOCK_SKIP: &str = "";
+const AUCTION_LOCK: &str = "";
 
 type Db = sqlx::Sqlite;
 const BACKEND: Backend = Backend::Sqlite;
@@ -66,3 +67,5 @@ include!("sql.rs");
 include!("drop_list_sql.rs");
 include!("orders_sql.rs");
 include!("allocation_sql.rs");
+include!("auctions_sql.rs");
+include!("catching_sql.rs");
