@@ -3,18 +3,10 @@
 //! priority when funds are short, events with resume, the audit log.
 
 use backorder_proto::backorder::v1 as pb;
-use backorder_svc::clock::{ManualClock, SharedClock};
 use backorder_svc::testkit::with_key;
-use chrono::{DateTime, Utc};
-use pb::account_service_client::AccountServiceClient;
-use pb::backorder_service_client::BackorderServiceClient;
-use pb::drop_list_service_client::DropListServiceClient;
 use pb::event_service_client::EventServiceClient;
-use pb::operator_service_client::OperatorServiceClient;
-use std::sync::Arc;
 use tokio_stream::StreamExt;
 use tonic::Code;
-use tonic::transport::Channel;
 
 mod app_common;
 

@@ -384,6 +384,10 @@ fn add(a: PassReport, b: PassReport) -> PassReport {
         unfunded: a.unfunded + b.unfunded,
         slept: a.slept + b.slept,
         skipped: a.skipped + b.skipped,
+        auctions_closed: a.auctions_closed + b.auctions_closed,
+        auctions_paid: a.auctions_paid + b.auctions_paid,
+        payment_defaults: a.payment_defaults + b.payment_defaults,
+        auction_errors: a.auction_errors + b.auction_errors,
     }
 }
 
