@@ -160,7 +160,9 @@ pub enum AccountCreation {
 }
 
 #[async_trait]
-pub trait Store: DropListStore + orders::OrderStore + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    DropListStore + orders::OrderStore + catching::CatchStore + Send + Sync + std::fmt::Debug
+{
     fn backend(&self) -> Backend;
 
     // Accounts.

@@ -63,3 +63,4 @@ include!("sql.rs");
 include!("drop_list_sql.rs");
 include!("orders_sql.rs");
 include!("allocation_sql.rs");
+include!("catching_sql.rs");
