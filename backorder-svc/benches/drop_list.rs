@@ -75,7 +75,11 @@ fn generate(rows: usize) -> Vec<SourceLine> {
             SourceLine {
                 line: i as u64 + 1,
                 content: String::new(),
-                parse: LineParse::Entry { domain, drop_time },
+                parse: LineParse::Entry {
+                    domain,
+                    drop_time,
+                    window_end: None,
+                },
             }
         })
         .collect()

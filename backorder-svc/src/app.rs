@@ -1,11 +1,12 @@
 //! The service as `backorder-svc serve` runs it: storage, clock, the drop-list feed, the
-//! scheduler (or the registry clock it follows) and the gRPC server, wired together. A library
+//! scheduler (or the registry clock it follows), the catcher and the gRPC server, wired
+//! together. A library
 //! function, so the end-to-end harness runs exactly the production wiring in-process.
 
 use crate::api::Context;
 use crate::clock::{ManualClock, SharedClock, SystemClock};
 use crate::config::{ClockKind, ServeArgs};
-use crate::{bootstrap, drop_list, lifecycle, server, store};
+use crate::{bootstrap, catcher, drop_list, lifecycle, server, store};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -69,6 +70,35 @@ pub async fn serve(
             feed_stopped,
         ));
     }
+    let catcher = match (&args.registry_url, args.catcher_registrars.is_empty()) {
+        (_, true) => None,
+        (None, false) => anyhow::bail!("--catcher-registrar needs --registry-url"),
+        (Some(url), false) => {
+            let registry = catcher::SimRegistry::new(url, &args.catcher_registrars, clock.clone())?;
+            // Sessions are opened now when the registry is up; otherwise on the first step.
+            if let Err(error) = registry.login_all().await {
+                tracing::warn!(%error, "catcher sessions not opened yet; retrying on use");
+            }
+            tracing::info!(accreditations = args.catcher_registrars.len(), grace = %args.catch_grace, "catcher on");
+            Some(Arc::new(catcher::Catcher::new(
+                store.clone(),
+                Arc::new(registry),
+                args.catch_grace,
+            )))
+        }
+    };
+    if let (Some(catcher), false) = (&catcher, args.clock == ClockKind::Registry) {
+        let interval = std::time::Duration::from_millis(args.catcher_interval_ms);
+        let mut stopped = stop_feed.subscribe();
+        tokio::spawn(catcher::runner::run_every(
+            catcher.clone(),
+            clock.clone(),
+            interval,
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            },
+        ));
+    }
     if args.clock == ClockKind::System {
         let interval = std::time::Duration::from_secs(args.scheduler_interval);
         let mut stopped = stop_feed.subscribe();
@@ -92,7 +122,8 @@ pub async fn serve(
                 let _ = stopped.wait_for(|stop| *stop).await;
             };
             if let Err(error) =
-                lifecycle::registry_clock::follow(url, store, manual, joined, shutdown).await
+                lifecycle::registry_clock::follow(url, store, manual, catcher, joined, shutdown)
+                    .await
             {
                 tracing::error!(%error, "lost the registry clock; time stands still until restart");
             }

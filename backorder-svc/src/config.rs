@@ -1,5 +1,6 @@
 //! Command line and environment configuration (clap with env fallbacks; laptop defaults).
 
+use crate::catcher::Accreditation;
 use crate::domain::auction::{IncrementTable, Rules, Tier};
 use crate::domain::money::{Currency, Money};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -85,6 +86,28 @@ pub struct ServeArgs {
     /// ("5.00"), or tiers "INCREMENT<BELOW,...,INCREMENT_ABOVE" ("5.00<500.00,10.00<1000.00,25.00").
     #[arg(long, env = "BACKORDER_AUCTION_INCREMENTS", default_value = "5.00")]
     pub auction_increments: String,
+
+    /// A registrar accreditation the catcher creates with at --registry-url:
+    /// `ID:PASSWORD[:SESSIONS[:CREATES_PER_SECOND]]` (defaults 1 session, 1 create per second
+    /// per session). Repeat the flag for several; the environment variable takes a
+    /// comma-separated list. Without any, no catcher runs.
+    #[arg(
+        long = "catcher-registrar",
+        env = "BACKORDER_CATCHER_REGISTRARS",
+        value_delimiter = ',',
+        value_parser = Accreditation::parse
+    )]
+    pub catcher_registrars: Vec<Accreditation>,
+
+    /// How long after a drop's window end (or exact time) a name that never became
+    /// available is waited for before its orders fail DOMAIN_NOT_DROPPED (`90s`, `30m`, `1h`).
+    #[arg(long, env = "BACKORDER_CATCH_GRACE", default_value = "1h", value_parser = parse_duration)]
+    pub catch_grace: chrono::Duration,
+
+    /// Milliseconds between catcher steps on the system (or manual) clock. On the registry's
+    /// clock a step runs on every tick instead.
+    #[arg(long, env = "BACKORDER_CATCHER_INTERVAL_MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..))]
+    pub catcher_interval_ms: u64,
 }
 
 impl ServeArgs {
@@ -123,6 +146,26 @@ impl ServeArgs {
     }
 }
 
+/// A duration as a whole number with a unit: `ms`, `s`, `m`, `h` or `d`.
+pub fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("`{text}`: add a unit (ms, s, m, h, d)"))?;
+    let (number, unit) = text.split_at(split);
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("`{text}`: expected a whole number and a unit, like 90s or 1h"))?;
+    match unit {
+        "ms" => Ok(chrono::Duration::milliseconds(n)),
+        "s" => Ok(chrono::Duration::seconds(n)),
+        "m" => Ok(chrono::Duration::minutes(n)),
+        "h" => Ok(chrono::Duration::hours(n)),
+        "d" => Ok(chrono::Duration::days(n)),
+        other => Err(format!("`{text}`: unknown unit `{other}` (ms, s, m, h, d)")),
+    }
+}
+
 #[derive(Debug, Clone, Parser)]
 pub struct ImportDropListArgs {
     /// The file: a HEXONET zip of `domain;YYYY-MM-DD HH:MM:SS` lines, or plain CSV.
@@ -155,6 +198,9 @@ impl Default for ServeArgs {
             auction_currency: "USD".into(),
             auction_opening_bid: "10.00".into(),
             auction_increments: "5.00".into(),
+            catcher_registrars: Vec::new(),
+            catch_grace: chrono::Duration::hours(1),
+            catcher_interval_ms: 250,
         }
     }
 }
@@ -166,4 +212,45 @@ pub enum ClockKind {
     /// Follow the registry simulator's virtual clock (needs --registry-url): one clock
     /// drives both services, and each tick runs a scheduler pass before it is acknowledged.
     Registry,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_with_units() {
+        assert_eq!(parse_duration("1h"), Ok(chrono::Duration::hours(1)));
+        assert_eq!(parse_duration(" 90s"), Ok(chrono::Duration::seconds(90)));
+        assert_eq!(
+            parse_duration("250ms"),
+            Ok(chrono::Duration::milliseconds(250))
+        );
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("1w").is_err());
+        assert!(parse_duration("h").is_err());
+    }
+
+    #[test]
+    fn catcher_flags() {
+        let cli = Cli::try_parse_from([
+            "backorder-svc",
+            "serve",
+            "--catcher-registrar",
+            "ours-1:pw:2:5",
+            "--catcher-registrar",
+            "ours-2:pw",
+            "--catch-grace",
+            "30m",
+        ])
+        .unwrap();
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("serve expected");
+        };
+        assert_eq!(args.catcher_registrars.len(), 2);
+        assert_eq!(args.catcher_registrars[0].sessions, 2);
+        assert_eq!(args.catcher_registrars[1].creates_per_second, 1);
+        assert_eq!(args.catch_grace, chrono::Duration::minutes(30));
+        assert_eq!(args.catcher_interval_ms, 250);
+    }
 }

@@ -9,6 +9,7 @@ pub mod app;
 pub mod auth;
 pub mod bootstrap;
 pub mod catalog;
+pub mod catcher;
 pub mod clock;
 pub mod config;
 pub mod domain;

@@ -116,7 +116,9 @@ async fn imports_from_the_running_registry_feed(db_url: String) {
     );
     assert_eq!(everything(&app).await.total, lines.len() as i64);
     for line in &lines {
-        let backorder_svc::drop_list::source::LineParse::Entry { domain, drop_time } = &line.parse
+        let backorder_svc::drop_list::source::LineParse::Entry {
+            domain, drop_time, ..
+        } = &line.parse
         else {
             panic!("{line:?}");
         };

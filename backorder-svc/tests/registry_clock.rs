@@ -90,6 +90,7 @@ async fn registry_ticks_drive_the_scheduler() {
         url.clone(),
         store.clone(),
         manual.clone(),
+        None,
         Some(joined),
         async {
             let _ = follow_stopped.await;

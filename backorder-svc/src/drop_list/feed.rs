@@ -41,6 +41,14 @@ fn timestamp(ts: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(ts.seconds, u32::try_from(ts.nanos).ok()?)
 }
 
+/// The end of the published release window; None when the list gives the exact time.
+fn window_end(entry: &feed::PendingDelete, drop_time: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if entry.precision == feed::DropTimePrecision::Exact as i32 {
+        return None;
+    }
+    timestamp(entry.drop_window_end.as_ref()).filter(|end| *end > drop_time)
+}
+
 fn line_of(position: u64, entry: &feed::PendingDelete) -> SourceLine {
     let drop_time = timestamp(entry.drop_time.as_ref());
     SourceLine {
@@ -54,6 +62,7 @@ fn line_of(position: u64, entry: &feed::PendingDelete) -> SourceLine {
             Some(drop_time) => LineParse::Entry {
                 domain: entry.domain.clone(),
                 drop_time,
+                window_end: window_end(entry, drop_time),
             },
             None => LineParse::Bad {
                 domain: Some(entry.domain.clone()),

@@ -182,19 +182,22 @@ pub async fn import_lines(
     for line in &lines {
         run.report.processed += 1;
         match &line.parse {
-            LineParse::Entry { domain, drop_time } => {
-                match validate_line(&leads, domain, *drop_time) {
-                    Ok(entry) => {
-                        seen.insert(entry.domain.clone());
-                        zones_seen.insert(entry.zone.clone());
-                        run.push(entry).await?;
-                    }
-                    Err(reason) => {
-                        remember_domain(&mut seen, Some(domain));
-                        run.bad(line, reason);
-                    }
+            LineParse::Entry {
+                domain,
+                drop_time,
+                window_end,
+            } => match validate_line(&leads, domain, *drop_time) {
+                Ok(mut entry) => {
+                    entry.window_end = *window_end;
+                    seen.insert(entry.domain.clone());
+                    zones_seen.insert(entry.zone.clone());
+                    run.push(entry).await?;
                 }
-            }
+                Err(reason) => {
+                    remember_domain(&mut seen, Some(domain));
+                    run.bad(line, reason);
+                }
+            },
             LineParse::Bad { domain, reason } => {
                 remember_domain(&mut seen, domain.as_deref());
                 run.bad(line, reason.clone());

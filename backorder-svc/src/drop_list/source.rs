@@ -28,6 +28,9 @@ pub enum LineParse {
     Entry {
         domain: String,
         drop_time: DateTime<Utc>,
+        /// The end of the release window when the source publishes one (the registry feed);
+        /// None for an exact time and for files, which do not say.
+        window_end: Option<DateTime<Utc>>,
     },
     /// `domain` is kept when it could be read, so that a full-list import does not take a
     /// listed name for restored just because its line was bad.
@@ -216,6 +219,7 @@ fn parse_fields(record: &csv::ByteRecord) -> Result<LineParse, String> {
     Ok(LineParse::Entry {
         domain: domain.to_string(),
         drop_time,
+        window_end: None,
     })
 }
 

@@ -1,9 +1,11 @@
 //! One clock for both services: the backorder service follows the registry simulator's
 //! clock-watch stream. On every tick it sets its manual clock to the tick's virtual time, runs
-//! a scheduler pass, and acknowledges the tick, so the simulator moves on only after this
-//! service has acted at that instant.
+//! a scheduler pass and then a catcher step (if a catcher runs), and acknowledges the tick,
+//! so the simulator moves on only after this service has acted at that instant: our creates
+//! arrive at the tick's virtual time.
 
 use super::scheduler;
+use crate::catcher::{Catcher, runner};
 use crate::clock::{ManualClock, SharedClock};
 use crate::store::SharedStore;
 use backorder_proto::registry::v1 as registry;
@@ -38,10 +40,12 @@ pub async fn registry_now(url: &str) -> anyhow::Result<DateTime<Utc>> {
 
 /// Follows the clock until the stream ends or `shutdown` resolves. `joined` is told once the
 /// first tick is acknowledged: from then on every advance of the simulator waits for us.
+/// `catcher` steps on every tick, right after the scheduler pass.
 pub async fn follow(
     url: String,
     store: SharedStore,
     manual: Arc<ManualClock>,
+    catcher: Option<Arc<Catcher>>,
     mut joined: Option<tokio::sync::oneshot::Sender<()>>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
@@ -74,6 +78,9 @@ pub async fn follow(
             }
             Ok(_) => {}
             Err(error) => tracing::error!(%error, "scheduler pass failed at a registry tick"),
+        }
+        if let Some(catcher) = &catcher {
+            runner::log_step(catcher.step(now).await);
         }
         control
             .ack_tick(registry::AckTickRequest {

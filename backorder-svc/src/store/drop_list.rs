@@ -17,6 +17,9 @@ pub struct DropListEntry {
     pub zone: String,
     pub drop_time: DateTime<Utc>,
     pub finalization_at: DateTime<Utc>,
+    /// The end of the published release window; None for an exact time (or a source that
+    /// does not say).
+    pub window_end: Option<DateTime<Utc>>,
     pub features: LabelFeatures,
     /// Set when the domain left the registry's list before its drop (restored).
     pub removed_at: Option<DateTime<Utc>>,
@@ -36,6 +39,7 @@ impl DropListEntry {
             zone: name.zone,
             drop_time,
             finalization_at,
+            window_end: None,
             features: name.features,
             removed_at: None,
         }
@@ -83,7 +87,8 @@ pub struct DropAlert {
 pub trait DropListStore: Send + Sync + std::fmt::Debug {
     /// Upserts a batch in one transaction (domains are distinct within a batch) and writes
     /// one ALERT_MATCH event per (account, domain) for names that became listed and match an
-    /// alert. Rows whose drop time and finalization time did not change are not written.
+    /// alert. Rows whose drop time, finalization time and window end did not change are not
+    /// written.
     async fn upsert_drop_batch(
         &self,
         batch: &[DropListEntry],

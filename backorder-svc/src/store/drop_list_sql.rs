@@ -27,7 +27,7 @@ mod drop_list_sql {
     const DAY_MICROS: i64 = 86_400_000_000;
 
     const COLUMNS: &str = "domain, domain_unicode, label, zone, drop_time, finalization_at, \
-         length, digits, hyphens, non_ascii, idn, score, removed_at";
+         drop_window_end, length, digits, hyphens, non_ascii, idn, score, removed_at";
 
     fn entry_from_row(row: &DbRow) -> StoreResult<DropListEntry> {
         Ok(DropListEntry {
@@ -37,6 +37,9 @@ mod drop_list_sql {
             zone: row.try_get("zone")?,
             drop_time: from_micros(row.try_get("drop_time")?),
             finalization_at: from_micros(row.try_get("finalization_at")?),
+            window_end: row
+                .try_get::<Option<i64>, _>("drop_window_end")?
+                .map(from_micros),
             features: LabelFeatures {
                 length: row.try_get("length")?,
                 digits: row.try_get("digits")?,
@@ -262,6 +265,7 @@ mod drop_list_sql {
     struct Stored {
         drop_time: i64,
         finalization_at: i64,
+        window_end: Option<i64>,
         removed: bool,
     }
 
@@ -270,7 +274,8 @@ mod drop_list_sql {
         batch: &[DropListEntry],
     ) -> StoreResult<HashMap<String, Stored>> {
         let mut qb = QueryBuilder::<Db>::new(
-            "SELECT domain, drop_time, finalization_at, removed_at FROM drop_list WHERE domain IN (",
+            "SELECT domain, drop_time, finalization_at, drop_window_end, removed_at FROM drop_list \
+             WHERE domain IN (",
         );
         let mut list = qb.separated(", ");
         for entry in batch {
@@ -285,6 +290,7 @@ mod drop_list_sql {
                     Stored {
                         drop_time: row.try_get("drop_time")?,
                         finalization_at: row.try_get("finalization_at")?,
+                        window_end: row.try_get("drop_window_end")?,
                         removed: row.try_get::<Option<i64>, _>("removed_at")?.is_some(),
                     },
                 ))
@@ -295,8 +301,8 @@ mod drop_list_sql {
     async fn write_rows(tx: &mut Tx, rows: &[&DropListEntry], now: i64) -> StoreResult<()> {
         let mut qb = QueryBuilder::<Db>::new(
             "INSERT INTO drop_list (domain, domain_unicode, label, label_rev, zone, drop_time, \
-             finalization_at, length, digits, hyphens, non_ascii, idn, score, shuffle, \
-             first_seen_at, updated_at, removed_at) ",
+             finalization_at, drop_window_end, length, digits, hyphens, non_ascii, idn, score, \
+             shuffle, first_seen_at, updated_at, removed_at) ",
         );
         qb.push_values(rows.iter(), |mut row, entry| {
             let f = entry.features;
@@ -307,6 +313,7 @@ mod drop_list_sql {
                 .push_bind(entry.zone.clone())
                 .push_bind(to_micros(entry.drop_time))
                 .push_bind(to_micros(entry.finalization_at))
+                .push_bind(entry.window_end.map(to_micros))
                 .push_bind(f.length)
                 .push_bind(f.digits)
                 .push_bind(f.hyphens)
@@ -322,7 +329,7 @@ mod drop_list_sql {
             " ON CONFLICT (domain) DO UPDATE SET domain_unicode = excluded.domain_unicode, \
              label = excluded.label, label_rev = excluded.label_rev, zone = excluded.zone, \
              drop_time = excluded.drop_time, finalization_at = excluded.finalization_at, \
-             length = excluded.length, digits = excluded.digits, hyphens = excluded.hyphens, \
+             drop_window_end = excluded.drop_window_end, length = excluded.length, digits = excluded.digits, hyphens = excluded.hyphens, \
              non_ascii = excluded.non_ascii, idn = excluded.idn, score = excluded.score, \
              shuffle = excluded.shuffle, updated_at = excluded.updated_at, removed_at = NULL",
         );
@@ -399,7 +406,8 @@ mod drop_list_sql {
                         }
                         Some(old)
                             if old.drop_time == to_micros(entry.drop_time)
-                                && old.finalization_at == to_micros(entry.finalization_at) =>
+                                && old.finalization_at == to_micros(entry.finalization_at)
+                                && old.window_end == entry.window_end.map(to_micros) =>
                         {
                             outcome.unchanged += 1;
                             continue;

@@ -35,6 +35,7 @@ pub fn line(n: u64, domain: &str, drop_time: DateTime<Utc>) -> SourceLine {
         parse: LineParse::Entry {
             domain: domain.to_string(),
             drop_time,
+            window_end: None,
         },
     }
 }
