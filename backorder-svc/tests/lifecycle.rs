@@ -619,11 +619,22 @@ async fn daily_deals_take_lite_orders_after_finalization(app: App) {
     assert_eq!(regular.code(), Code::FailedPrecondition);
     app.set_time("2026-12-11T03:59:59Z").await;
     app.place(&key, "deal.com", LITE).await.unwrap();
-    app.set_time("2026-12-11T04:00:00Z").await;
+    let expired = app.set_time("2026-12-11T04:00:00Z").await;
     assert_eq!(
         app.place(&key, "deal.com", LITE).await.unwrap_err().code(),
         Code::FailedPrecondition
     );
+    // Not caught when the window closed: both daily deals fail, nothing charged.
+    assert_eq!(expired.daily_deals_expired, 1, "{expired:?}");
+    let failed = app.order(&key, &deal.id).await;
+    assert_eq!(
+        (failed.status, failed.failure_reason),
+        (
+            pb::BackorderStatus::Failed as i32,
+            pb::FailureReason::NotCaught as i32
+        )
+    );
+    assert_eq!(app.balance(&key).await, ("100.00".into(), "0.00".into()));
     app.ledger_ok().await;
 }
 

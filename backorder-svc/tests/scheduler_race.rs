@@ -388,6 +388,7 @@ fn add(a: PassReport, b: PassReport) -> PassReport {
         auctions_paid: a.auctions_paid + b.auctions_paid,
         payment_defaults: a.payment_defaults + b.payment_defaults,
         auction_errors: a.auction_errors + b.auction_errors,
+        daily_deals_expired: a.daily_deals_expired + b.daily_deals_expired,
     }
 }
 

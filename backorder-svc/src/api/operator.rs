@@ -51,6 +51,10 @@ impl OperatorApi {
             unfunded: count(report.unfunded),
             restored: count(report.slept),
             other_transitions: 0,
+            auctions_closed: count(report.auctions_closed),
+            auctions_paid: count(report.auctions_paid),
+            payment_defaults: count(report.payment_defaults),
+            daily_deals_expired: count(report.daily_deals_expired),
         })
     }
 

@@ -190,6 +190,21 @@ pub fn in_daily_deal_window(now: DateTime<Utc>) -> bool {
     !(4 * 3600..18 * 3600).contains(&seconds)
 }
 
+/// When the daily-deal window that sells a drop's lite post-drop orders closes: the first
+/// 04:00 UTC after its drop time. Orders of a drop that was not caught by then fail.
+pub fn daily_deal_window_close(drop_time: DateTime<Utc>) -> DateTime<Utc> {
+    let four = drop_time
+        .date_naive()
+        .and_hms_opt(4, 0, 0)
+        .expect("04:00:00 is a valid time")
+        .and_utc();
+    if four > drop_time {
+        four
+    } else {
+        four + Duration::days(1)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,6 +291,22 @@ mod tests {
             Status::Processing,
             None
         ));
+    }
+
+    #[test]
+    fn daily_deal_windows_close_at_the_next_four_am() {
+        assert_eq!(
+            daily_deal_window_close(at("2026-12-10T19:30:00Z")),
+            at("2026-12-11T04:00:00Z")
+        );
+        assert_eq!(
+            daily_deal_window_close(at("2026-12-11T01:00:00Z")),
+            at("2026-12-11T04:00:00Z")
+        );
+        assert_eq!(
+            daily_deal_window_close(at("2026-12-11T04:00:00Z")),
+            at("2026-12-12T04:00:00Z")
+        );
     }
 
     #[test]

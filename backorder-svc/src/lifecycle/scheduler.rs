@@ -1,14 +1,16 @@
 //! The scheduler: each pass, driven only by the injected clock, places holds for orders in
 //! the lock window (earliest finalization first, then earliest order), warns once per order
 //! when funds are short, moves orders at finalization, and sends orders whose domain was
-//! restored back to sleep; then closes ended auctions, collects auction payments and
-//! defaults winners past their deadline. Each step is one transaction in the store; several replicas may
-//! run passes at once (the store re-checks each order under a skip-locked row lock).
+//! restored back to sleep; then closes ended auctions, collects auction payments, defaults
+//! winners past their deadline, and fails daily deals whose window closed uncaught. Each
+//! step is one transaction in the store; several replicas may run passes at once (the
+//! store re-checks each order under a skip-locked row lock).
 
 use crate::clock::SharedClock;
-use crate::domain::lifecycle::{Schedule, Status, Step, next_step};
+use crate::domain::lifecycle::{Schedule, Status, Step, daily_deal_window_close, next_step};
 use crate::store::SharedStore;
 use crate::store::auctions::AuctionStep;
+use crate::store::catching::{Allocated, CatchOutcome, CatchReport};
 use crate::store::orders::{OrderError, StepOutcome};
 use std::time::Duration;
 
@@ -30,6 +32,9 @@ pub struct PassReport {
     pub payment_defaults: u32,
     /// Auctions whose step failed (logged; retried next pass).
     pub auction_errors: u32,
+    /// Drops wanted only by daily deals and not caught when the daily-deal window closed:
+    /// their orders failed NOT_CAUGHT.
+    pub daily_deals_expired: u32,
 }
 
 /// The audit actor of scheduler steps.
@@ -70,7 +75,35 @@ pub async fn run_pass(store: &SharedStore, clock: &SharedClock) -> Result<PassRe
         ));
     }
     advance_auctions(store, now, &mut report).await?;
+    report.daily_deals_expired = expire_daily_deals(store, now).await?;
     Ok(report)
+}
+
+/// Daily deals of a drop not caught by the close of their window fail NOT_CAUGHT (spec:
+/// "if not, FAILED(NOT_CAUGHT) when the window closes"), recorded as the drop's result so a
+/// catcher still trying stops and its late result is refused as already recorded.
+async fn expire_daily_deals(
+    store: &SharedStore,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<u32, OrderError> {
+    let mut expired = 0;
+    for target in store.catch_targets(now).await? {
+        if !target.daily_deals_only || now < daily_deal_window_close(target.drop_time) {
+            continue;
+        }
+        let report = CatchReport {
+            domain: target.domain,
+            drop_time: target.drop_time,
+            outcome: CatchOutcome::NotCaught,
+            attempts: 0,
+            first_attempt_at: None,
+            release_seen_at: None,
+        };
+        if let Allocated::Failed { .. } = store.record_catch(report, ACTOR, now).await? {
+            expired += 1;
+        }
+    }
+    Ok(expired)
 }
 
 /// Closes ended auctions, collects what winners owe, and defaults winners past their
