@@ -656,6 +656,38 @@ async fn suspended_accounts_place_nothing(app: App) {
     assert!(refused.message().contains("suspended"));
 }
 
+async fn a_create_retried_after_finalization_gets_the_first_answer(app: App) {
+    let (_, key) = app.account("100").await;
+    app.drop_list(&[("retry-late.com", DROP)], false).await;
+    let request = |domain: &str| pb::CreateBackorderRequest {
+        domain: domain.into(),
+        class: REGULAR as i32,
+        request_id: "create-1".into(),
+        ..Default::default()
+    };
+    let first = app
+        .orders()
+        .create_backorder(with_key(&key, request("retry-late.com")))
+        .await
+        .unwrap()
+        .into_inner();
+    app.set_time("2026-12-10T17:00:00Z").await;
+    let retry = app
+        .orders()
+        .create_backorder(with_key(&key, request("retry-late.com")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(retry.existing);
+    assert_eq!(retry.backorder.unwrap().id, first.backorder.unwrap().id);
+    let other = app
+        .orders()
+        .create_backorder(with_key(&key, request("other.com")))
+        .await
+        .unwrap_err();
+    assert_eq!(other.code(), Code::AlreadyExists);
+}
+
 macro_rules! lifecycle_suite {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -691,4 +723,5 @@ lifecycle_suite!(
     the_event_stream_resumes_without_loss_or_repeats,
     daily_deals_take_lite_orders_after_finalization,
     suspended_accounts_place_nothing,
+    a_create_retried_after_finalization_gets_the_first_answer,
 );

@@ -55,6 +55,43 @@ fn domain_pb(domain: &AssignedDomain) -> pb::Domain {
     }
 }
 
+impl BackorderApi {
+    /// A create retried with a request id already used: the first answer, whatever the
+    /// validation would say now (finalization may have passed since). The same id with
+    /// another domain or class is a conflict.
+    async fn retried_create(
+        &self,
+        key: &IdempotencyKey,
+        domain: &str,
+        class: BackorderClass,
+    ) -> ApiResult<Option<pb::CreateBackorderResponse>> {
+        let Some((order, open)) = self
+            .ctx
+            .store
+            .backorder_for_request(key)
+            .await
+            .map_err(ApiError::from)?
+        else {
+            return Ok(None);
+        };
+        let same_domain = DomainName::parse(domain).is_ok_and(|name| name.ascii() == order.domain);
+        if !same_domain || order.class != class {
+            return Err(ApiError::AlreadyExists {
+                field: "request_id".into(),
+                rule: format!(
+                    "{:?} was already used for a different request",
+                    key.request_id
+                ),
+            });
+        }
+        Ok(Some(pb::CreateBackorderResponse {
+            backorder: Some(backorder_pb(&order)),
+            open_orders_for_domain: i32::try_from(open).unwrap_or(i32::MAX),
+            existing: true,
+        }))
+    }
+}
+
 fn order_id(text: &str) -> ApiResult<i64> {
     text.trim()
         .parse::<i64>()
@@ -210,6 +247,16 @@ impl BackorderService for BackorderApi {
             .map_err(ApiError::from)?
             .ok_or_else(|| ApiError::NotFound(format!("account {account_id} not found")))?;
         let class = class_from_pb("class", req.class)?;
+        let idempotency =
+            convert::optional_text(&req.request_id).map(|request_id| IdempotencyKey {
+                scope: caller.idempotency_scope(),
+                request_id,
+            });
+        if let Some(key) = &idempotency
+            && let Some(answer) = self.retried_create(key, &req.domain, class).await?
+        {
+            return Ok(Response::new(answer));
+        }
         let now = self.ctx.clock.now();
         let new = placement::validate(
             &self.ctx.store,
@@ -242,11 +289,6 @@ impl BackorderService for BackorderApi {
                 .into());
             }
         }
-        let idempotency =
-            convert::optional_text(&req.request_id).map(|request_id| IdempotencyKey {
-                scope: caller.idempotency_scope(),
-                request_id,
-            });
         let placed = self
             .ctx
             .store

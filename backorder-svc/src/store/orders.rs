@@ -183,6 +183,14 @@ pub trait OrderStore {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<Placement, OrderError>;
+    /// The order a create request id already placed, with the caller's open orders for its
+    /// domain: a retry is answered from it before the request is validated again (it may no
+    /// longer pass, e.g. after finalization). `None` when the id is unused or names another
+    /// kind of request.
+    async fn backorder_for_request(
+        &self,
+        key: &IdempotencyKey,
+    ) -> StoreResult<Option<(Backorder, i64)>>;
     async fn get_backorder(&self, id: i64) -> StoreResult<Option<Backorder>>;
     async fn list_backorders(&self, filter: BackorderFilter) -> StoreResult<(Vec<Backorder>, i64)>;
     /// Orders for a domain held before its finalization and now PROCESSING: the valid

@@ -439,6 +439,27 @@ impl OrderStore for SqlStore {
         Err(corrupt("idempotency race did not settle").into())
     }
 
+    async fn backorder_for_request(
+        &self,
+        key: &IdempotencyKey,
+    ) -> StoreResult<Option<(Backorder, i64)>> {
+        let mut tx = self.begin_snapshot().await?;
+        let Some(seen) = find_idempotency(&mut tx, &key.scope, &key.request_id).await? else {
+            return Ok(None);
+        };
+        if seen.operation != "create_backorder" {
+            return Ok(None);
+        }
+        let id: i64 = seen
+            .result_ref
+            .parse()
+            .map_err(|_| corrupt("idempotency result"))?;
+        let order = fetch_order(&mut tx, id).await?;
+        let open = count_open_in(&mut tx, order.account, &order.domain).await?;
+        tx.commit().await?;
+        Ok(Some((order, open)))
+    }
+
     async fn get_backorder(&self, id: i64) -> StoreResult<Option<Backorder>> {
         let row = sqlx::query(concat!(order_select!(), " WHERE b.id = $1"))
             .bind(id)
