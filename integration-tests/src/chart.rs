@@ -13,7 +13,8 @@ const FONT: &str = "sans-serif";
 fn register_font() -> anyhow::Result<()> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| {
-        let regular = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+        let regular =
+            plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
         let bold = plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold());
         regular.is_ok() && bold.is_ok()
     });

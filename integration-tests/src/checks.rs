@@ -192,8 +192,16 @@ impl Snapshot {
             let mine: Vec<&pb::Backorder> =
                 self.orders.iter().filter(|o| &o.account_id == id).collect();
             let price = |o: &pb::Backorder| cents_or_zero(o.price.as_ref()).unwrap_or(0);
-            let fees: i64 = mine.iter().filter(|o| is(o, &CHARGED)).map(|o| price(o)).sum();
-            let held: i64 = mine.iter().filter(|o| is(o, &HOLDING)).map(|o| price(o)).sum();
+            let fees: i64 = mine
+                .iter()
+                .filter(|o| is(o, &CHARGED))
+                .map(|o| price(o))
+                .sum();
+            let held: i64 = mine
+                .iter()
+                .filter(|o| is(o, &HOLDING))
+                .map(|o| price(o))
+                .sum();
             let charged_ids: BTreeSet<&str> = mine
                 .iter()
                 .filter(|o| is(o, &CHARGED))
@@ -286,7 +294,11 @@ impl Snapshot {
                 out.push(format!(
                     "{domain} is held by {} orders: {}",
                     holders.len(),
-                    holders.iter().map(|o| o.id.as_str()).collect::<Vec<_>>().join(", ")
+                    holders
+                        .iter()
+                        .map(|o| o.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
             if !holders.is_empty() && !won.contains(*domain) {
@@ -336,7 +348,11 @@ impl Snapshot {
                 out.push(format!(
                     "{domain}: `{OURS}` won it; {} orders hold it{} ({} orders for it: {})",
                     holders.len(),
-                    if in_auction { ", an auction is open" } else { "" },
+                    if in_auction {
+                        ", an auction is open"
+                    } else {
+                        ""
+                    },
                     list.len(),
                     list.iter()
                         .map(|o| format!("{} {}", o.id, status_name(o.status)))

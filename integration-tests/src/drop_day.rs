@@ -237,10 +237,12 @@ impl DropDay {
                         }
                         placed.push((who, order));
                     }
-                    Err(status) => self
-                        .activity
-                        .refused
-                        .push(format!("{} ({}): {}", entry.domain, self.resellers[who].name, describe(&status))),
+                    Err(status) => self.activity.refused.push(format!(
+                        "{} ({}): {}",
+                        entry.domain,
+                        self.resellers[who].name,
+                        describe(&status)
+                    )),
                 }
             }
         }
@@ -319,15 +321,22 @@ impl DropDay {
     pub async fn run_drop_window(&mut self) -> anyhow::Result<()> {
         let now = self.harness.now().await?;
         let (first, last) = self.window;
-        let leads = self.config.harness.leads.unwrap_or(crate::harness::Leads::SHORT);
+        let leads = self
+            .config
+            .harness
+            .leads
+            .unwrap_or(crate::harness::Leads::SHORT);
         let fine_from = (first - leads.finalization - Duration::seconds(30)).max(now);
         let fine_until = last + Duration::minutes(2);
         let auction_start = next_hour_of_day(last, AUCTION_HOUR) + Duration::minutes(1);
         let bar = self.bar("drop window", now, auction_start);
-        self.run(&bar, now, fine_from, Duration::seconds(10)).await?;
-        self.run(&bar, now, fine_until, Duration::seconds(1)).await?;
+        self.run(&bar, now, fine_from, Duration::seconds(10))
+            .await?;
+        self.run(&bar, now, fine_until, Duration::seconds(1))
+            .await?;
         self.lap("drop window (1 s ticks)");
-        self.run(&bar, now, auction_start, Duration::minutes(1)).await?;
+        self.run(&bar, now, auction_start, Duration::minutes(1))
+            .await?;
         bar.finish();
         self.lap("to the auctions' start");
         self.check("drop window", Phase::Running).await?;
@@ -437,7 +446,8 @@ impl DropDay {
             .filter_map(|(_, a)| from_pb(a.end_time.as_ref()))
             .max()
             .unwrap_or(end);
-        self.run(&bar, now, end + Duration::minutes(1), step).await?;
+        self.run(&bar, now, end + Duration::minutes(1), step)
+            .await?;
         bar.finish();
         self.lap("auctions to close");
         self.check("auction close", Phase::Running).await?;
@@ -455,8 +465,13 @@ impl DropDay {
             if !open || now >= deadline {
                 break;
             }
-            self.run(&bar, base, (now + Duration::hours(12)).min(deadline), Duration::hours(1))
-                .await?;
+            self.run(
+                &bar,
+                base,
+                (now + Duration::hours(12)).min(deadline),
+                Duration::hours(1),
+            )
+            .await?;
             self.pay().await?;
         }
         bar.finish();
@@ -575,7 +590,9 @@ fn drop_window(harness: &Harness) -> anyhow::Result<(DateTime<Utc>, DateTime<Utc
         if from > horizon {
             continue;
         }
-        let to = from_pb(entry.drop_window_end.as_ref()).unwrap_or(from).max(from);
+        let to = from_pb(entry.drop_window_end.as_ref())
+            .unwrap_or(from)
+            .max(from);
         first = Some(first.map_or(from, |f| f.min(from)));
         last = Some(last.map_or(to, |l| l.max(to)));
     }
@@ -603,7 +620,10 @@ pub fn status_counts(orders: &[pb::Backorder]) -> BTreeMap<String, u32> {
     for order in orders {
         let mut name = status_name(order.status);
         if order.status == pb::BackorderStatus::Failed as i32 {
-            name = format!("{name}({})", crate::harness::failure_name(order.failure_reason));
+            name = format!(
+                "{name}({})",
+                crate::harness::failure_name(order.failure_reason)
+            );
         }
         *counts.entry(name).or_default() += 1;
     }

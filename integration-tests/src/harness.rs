@@ -18,7 +18,7 @@
 //! before finalization) makes orders placed at the start valid and lets one run see every
 //! step: placed (18:55), held (from 18:57), finalized (from 18:59), caught or lost.
 
-use crate::clients::{Api, describe, unless_unimplemented};
+use crate::clients::{Api, unless_unimplemented};
 use crate::money;
 use crate::service::{ServiceOptions, ServiceServer};
 use crate::sim::SimServer;
@@ -320,6 +320,41 @@ impl Harness {
             .into_inner())
     }
 
+    /// A `CreateBackorder` request for a domain, with the extension fields its TLD requires
+    /// (see [`crate::drop_day::extensions_for`]) and an idempotency key.
+    pub async fn order_request(
+        &self,
+        domain: &str,
+        zone: &str,
+        class: pb::BackorderClass,
+        request_id: &str,
+    ) -> Result<pb::CreateBackorderRequest, Status> {
+        let tld = self.tld(zone).await?;
+        Ok(pb::CreateBackorderRequest {
+            domain: domain.into(),
+            class: class as i32,
+            extensions: crate::drop_day::extensions_for(&tld.required_extensions),
+            request_id: request_id.into(),
+            allow_duplicate: Some(true),
+            ..Default::default()
+        })
+    }
+
+    /// Places an order with the reseller's own key.
+    pub async fn place_order(
+        &self,
+        reseller: &Reseller,
+        request: pb::CreateBackorderRequest,
+    ) -> Result<pb::CreateBackorderResponse, Status> {
+        Ok(reseller
+            .api
+            .backorders
+            .clone()
+            .create_backorder(request)
+            .await?
+            .into_inner())
+    }
+
     // ---- the clock ---------------------------------------------------------------------
 
     /// The simulator's virtual time (the service follows it tick by tick).
@@ -461,8 +496,7 @@ impl Harness {
                 })
                 .await?
                 .into_inner();
-            if page.events.is_empty() || page.next_cursor.is_empty() || page.next_cursor == cursor
-            {
+            if page.events.is_empty() || page.next_cursor.is_empty() || page.next_cursor == cursor {
                 all.extend(page.events);
                 return Ok(all);
             }
@@ -614,13 +648,12 @@ pub fn status_name(status: i32) -> String {
 
 pub fn failure_name(reason: i32) -> String {
     pb::FailureReason::try_from(reason)
-        .map(|s| s.as_str_name().trim_start_matches("FAILURE_REASON_").to_string())
+        .map(|s| {
+            s.as_str_name()
+                .trim_start_matches("FAILURE_REASON_")
+                .to_string()
+        })
         .unwrap_or_else(|_| format!("REASON_{reason}"))
-}
-
-/// An error line for reports.
-pub fn refusal(status: &Status) -> String {
-    describe(status)
 }
 
 async fn sim_now(sim: &SimServer) -> anyhow::Result<DateTime<Utc>> {

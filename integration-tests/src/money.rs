@@ -22,7 +22,10 @@ pub fn cents_of(amount: &str) -> anyhow::Result<i64> {
     let value = Decimal::from_str(amount.trim())
         .map_err(|e| anyhow::anyhow!("{amount:?} is not a decimal amount: {e}"))?;
     let scaled = value * Decimal::ONE_HUNDRED;
-    anyhow::ensure!(scaled.fract().is_zero(), "{amount:?} has a fraction of a cent");
+    anyhow::ensure!(
+        scaled.fract().is_zero(),
+        "{amount:?} has a fraction of a cent"
+    );
     i64::try_from(scaled).map_err(|_| anyhow::anyhow!("{amount:?} is out of range"))
 }
 

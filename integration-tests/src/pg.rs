@@ -12,11 +12,7 @@ pub struct FreshDatabase {
 impl FreshDatabase {
     /// `CREATE DATABASE {prefix}_{unique}` on the server of `server_url`.
     pub async fn create(server_url: &str, prefix: &str) -> anyhow::Result<FreshDatabase> {
-        let name = format!(
-            "{prefix}_{}_{}",
-            std::process::id(),
-            rand::random::<u32>()
-        );
+        let name = format!("{prefix}_{}_{}", std::process::id(), rand::random::<u32>());
         let mut admin = sqlx::PgConnection::connect(server_url).await?;
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut admin)
@@ -65,6 +61,9 @@ mod tests {
             super::with_database("postgres://u@h:5/postgres?sslmode=disable", "x"),
             "postgres://u@h:5/x?sslmode=disable"
         );
-        assert_eq!(super::with_database("postgres://u@h", "x"), "postgres://u@h/x");
+        assert_eq!(
+            super::with_database("postgres://u@h", "x"),
+            "postgres://u@h/x"
+        );
     }
 }

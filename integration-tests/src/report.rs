@@ -51,6 +51,7 @@ pub struct DropListSummary {
     pub service_listed: usize,
     pub inserted: i64,
     pub updated: i64,
+    pub unchanged: i64,
     pub bad_lines: i64,
 }
 
@@ -266,7 +267,11 @@ pub fn build(inputs: Inputs<'_>) -> anyhow::Result<Report> {
                 id: auction.id.clone(),
                 domain: auction.domain.clone(),
                 state: pb::AuctionState::try_from(auction.state)
-                    .map(|s| s.as_str_name().trim_start_matches("AUCTION_STATE_").to_string())
+                    .map(|s| {
+                        s.as_str_name()
+                            .trim_start_matches("AUCTION_STATE_")
+                            .to_string()
+                    })
                     .unwrap_or_default(),
                 seats: auction.number_of_seats,
                 bids: auction.number_of_bids,
@@ -335,9 +340,7 @@ pub fn build(inputs: Inputs<'_>) -> anyhow::Result<Report> {
         .trial_balance
         .iter()
         .filter(|l| l.ledger_account.starts_with("cash:"))
-        .map(|l| {
-            cents_of(&l.debits_posted).unwrap_or(0) - cents_of(&l.credits_posted).unwrap_or(0)
-        })
+        .map(|l| cents_of(&l.debits_posted).unwrap_or(0) - cents_of(&l.credits_posted).unwrap_or(0))
         .sum();
     let clients = sum(&ledger.client_balances);
     let revenue = sum(&ledger.revenue);
@@ -359,7 +362,11 @@ pub fn build(inputs: Inputs<'_>) -> anyhow::Result<Report> {
     let mut event_counts = BTreeMap::new();
     for event in events {
         let name = pb::EventType::try_from(event.r#type)
-            .map(|t| t.as_str_name().trim_start_matches("EVENT_TYPE_").to_string())
+            .map(|t| {
+                t.as_str_name()
+                    .trim_start_matches("EVENT_TYPE_")
+                    .to_string()
+            })
             .unwrap_or_else(|_| format!("TYPE_{}", event.r#type));
         *event_counts.entry(name).or_default() += 1;
     }
@@ -392,6 +399,7 @@ pub fn build(inputs: Inputs<'_>) -> anyhow::Result<Report> {
             service_listed: harness.imported.entries.len(),
             inserted: summary.inserted,
             updated: summary.updated,
+            unchanged: summary.unchanged,
             bad_lines: summary.bad_lines,
         },
         activity: day.activity.clone(),
@@ -448,11 +456,12 @@ pub fn render(r: &Report) -> String {
     }
     let _ = writeln!(
         s,
-        "drop list: {} names at the registry, {} in the service (import: {} inserted, {} updated, {} bad lines)",
+        "drop list: {} names at the registry, {} in the service (ImportFromRegistry: {} inserted, {} updated, {} unchanged, {} bad lines)",
         r.drop_list.registry_listed,
         r.drop_list.service_listed,
         r.drop_list.inserted,
         r.drop_list.updated,
+        r.drop_list.unchanged,
         r.drop_list.bad_lines
     );
     let a = &r.activity;
@@ -557,17 +566,25 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(
         s,
         "\nledger (CheckLedger): {}; deposits {} = balances {} + revenue {} + auction proceeds {}: {}",
-        if l.ok { "every invariant holds" } else { "INVARIANTS FAIL" },
+        if l.ok {
+            "every invariant holds"
+        } else {
+            "INVARIANTS FAIL"
+        },
         l.deposits,
         l.client_balances,
         l.revenue,
         l.auction_proceeds,
-        if l.balanced { "balanced" } else { "NOT BALANCED" }
+        if l.balanced {
+            "balanced"
+        } else {
+            "NOT BALANCED"
+        }
     );
     for (name, holds, violations) in &l.invariants {
         let _ = writeln!(
             s,
-            "  {:<40} {}",
+            "  {:<50} {}",
             name,
             if *holds {
                 "holds".to_string()

@@ -29,10 +29,7 @@ pub fn duration_from_pb(duration: Option<&prost_types::Duration>) -> Option<Dura
 /// The next `hour`:00 UTC strictly after `time` (auctions start at the next 20:00).
 pub fn next_hour_of_day(time: DateTime<Utc>, hour: u32) -> DateTime<Utc> {
     let day = time.date_naive();
-    let today = day
-        .and_hms_opt(hour, 0, 0)
-        .expect("a valid hour")
-        .and_utc();
+    let today = day.and_hms_opt(hour, 0, 0).expect("a valid hour").and_utc();
     if today > time {
         today
     } else {

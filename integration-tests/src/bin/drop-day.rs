@@ -14,7 +14,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "drop-day", about = "Run a simulated drop day through both services")]
+#[command(
+    name = "drop-day",
+    about = "Run a simulated drop day through both services"
+)]
 struct Args {
     /// A shipped scenario (smoke, com-day, cctld-mix) or a scenario file.
     #[arg(long, default_value = "smoke")]
