@@ -10,6 +10,9 @@ use std::sync::OnceLock;
 
 const FONT: &str = "sans-serif";
 
+/// A bar series: its legend, its colour and its value per minute.
+type Series = (&'static str, RGBColor, fn(&MinuteRow) -> u32);
+
 fn register_font() -> anyhow::Result<()> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| {
@@ -28,7 +31,7 @@ pub fn drop_window_png(path: &Path, title: &str, minutes: &[MinuteRow]) -> anyho
     let root = BitMapBackend::new(path, (1200, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
     let n = minutes.len().max(1);
-    let series: [(&str, RGBColor, fn(&MinuteRow) -> u32); 4] = [
+    let series: [Series; 4] = [
         ("releases", RGBColor(120, 120, 120), |m| m.releases),
         ("our attempts", RGBColor(66, 133, 244), |m| m.our_attempts),
         ("our wins", RGBColor(52, 168, 83), |m| m.our_wins),

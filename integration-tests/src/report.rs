@@ -134,12 +134,14 @@ pub struct MinuteRow {
     pub rival_wins: u32,
 }
 
+/// Each reseller's seat views (account id, auction), and the operator's view of each auction.
+pub type AuctionViews = (Vec<(String, pb::Auction)>, Vec<pb::Auction>);
+
 pub struct Inputs<'a> {
     pub day: &'a DropDay,
     pub snapshot: &'a Snapshot,
     pub events: &'a [pb::Event],
-    /// Each reseller's seat views, and the operator's view of each auction.
-    pub auctions: Option<&'a (Vec<(String, pb::Auction)>, Vec<pb::Auction>)>,
+    pub auctions: Option<&'a AuctionViews>,
     pub wall_seconds: f64,
 }
 

@@ -17,7 +17,7 @@ pub fn to_pb(time: DateTime<Utc>) -> prost_types::Timestamp {
 pub fn duration_pb(duration: Duration) -> prost_types::Duration {
     prost_types::Duration {
         seconds: duration.num_seconds(),
-        nanos: i32::try_from(duration.subsec_nanos()).unwrap_or(0),
+        nanos: duration.subsec_nanos(),
     }
 }
 

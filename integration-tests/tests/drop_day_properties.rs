@@ -376,15 +376,15 @@ async fn step(h: &Harness, m: &mut Model, op: &Op) -> anyhow::Result<()> {
 }
 
 /// KNOWN ISSUES (reported; not fixed on this branch; see also `known_issue`):
-/// 1. `CreateBackorder` validates a request
-/// before it looks up its request id, so a retry of an accepted order after the domain's
-/// finalization is refused (`FAILED_PRECONDITION`, finalization passed) or, for a lite order
-/// that now counts as a post-drop order, taken for a different request (`ALREADY_EXISTS`),
-/// instead of returning the original order (spec/api-conventions.md: a retry with the same
-/// key returns the original answer).
+///
+/// 1. `CreateBackorder` validates a request before it looks up its request id, so a retry
+///    of an accepted order after the domain's finalization is refused (`FAILED_PRECONDITION`,
+///    finalization passed) or, for a lite order that now counts as a post-drop order, taken
+///    for a different request (`ALREADY_EXISTS`), instead of returning the original order
+///    (spec/api-conventions.md: a retry with the same key returns the original answer).
 /// 2. `PayBackorder` does not keep a funds-short refusal for its request id: a retry after a
-/// deposit succeeds (spec/ledger.md: "a request that failed for lack of funds keeps that
-/// result for its id").
+///    deposit succeeds (spec/ledger.md: "a request that failed for lack of funds keeps that
+///    result for its id").
 ///
 /// Both are tolerated here, loudly, unless `DROP_DAY_STRICT_RETRIES=1`, so the rest of the
 /// state machine keeps running in CI.
