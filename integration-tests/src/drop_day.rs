@@ -250,14 +250,14 @@ impl DropDay {
         for (who, order) in &placed {
             let roll = self.rng.random_range(0..100);
             let mut api = self.resellers[*who].api.backorders.clone();
-            if roll < 6 {
+            if roll < 10 {
                 api.cancel_backorder(pb::CancelBackorderRequest {
                     backorder_id: order.id.clone(),
                     request_id: format!("cancel-{}", order.id),
                 })
                 .await?;
                 self.activity.cancelled += 1;
-            } else if roll < 16 {
+            } else if roll < 20 {
                 match api
                     .pay_backorder(pb::PayBackorderRequest {
                         backorder_id: order.id.clone(),
