@@ -1,0 +1,145 @@
+//! The simulated drop day, end to end: `cargo run --release -p integration-tests --bin
+//! drop-day -- [--scenario smoke] [--database-url URL] [--seed N] [--out DIR]`.
+//!
+//! Starts the registry simulator and the backorder service in this process, runs the day
+//! (see `integration_tests::drop_day`), prints the report, and writes `report.json` and
+//! `drop-window.png` to the output folder. Exit status: 0 when every check held, 1 on an
+//! error or when the ledger check failed, 2 when another end-to-end check failed.
+
+use clap::Parser;
+use integration_tests::drop_day::{DropDay, DropDayConfig};
+use integration_tests::harness::{Database, HarnessOptions, SCENARIO_CATCHER_REGISTRARS};
+use integration_tests::{chart, pg, report};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "drop-day",
+    about = "Run a simulated drop day through both services"
+)]
+struct Args {
+    /// A shipped scenario (smoke, com-day, cctld-mix) or a scenario file.
+    #[arg(long, default_value = "smoke")]
+    scenario: String,
+    /// PostgreSQL server to run on (a fresh database is created on it and dropped after the
+    /// run), or `sqlite://PATH`. Default: SQLite in a temporary folder.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Keep the fresh PostgreSQL database after the run (its URL is printed).
+    #[arg(long)]
+    keep_database: bool,
+    /// Seeds the simulator and the orders and bids. Default: the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Where report.json and drop-window.png go.
+    #[arg(long, default_value = "drop-day-out")]
+    out: PathBuf,
+    /// Run without the catcher's --catcher-registrar flags.
+    #[arg(long)]
+    no_catcher: bool,
+    /// Fail when this build of the service has no catcher flag yet.
+    #[arg(long, conflicts_with = "no_catcher")]
+    require_catcher: bool,
+    /// More `backorder-svc serve` flags (repeatable), e.g. --serve-arg=--drop-list-interval=5.
+    #[arg(long = "serve-arg", allow_hyphen_values = true)]
+    serve_args: Vec<String>,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sqlx=error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    match run(args).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("drop-day: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let scenario_seed = registry_sim::Scenario::load(&args.scenario)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .seed;
+    let seed = args.seed.unwrap_or(scenario_seed);
+    let (database, fresh) = match &args.database_url {
+        None => (Database::TempSqlite, None),
+        Some(url) if url.starts_with("sqlite:") => (Database::Url(url.clone()), None),
+        Some(server) => {
+            let fresh = pg::FreshDatabase::create(server, "drop_day").await?;
+            (Database::Url(fresh.url.clone()), Some(fresh))
+        }
+    };
+    let harness = HarnessOptions {
+        scenario: args.scenario.clone(),
+        seed: Some(seed),
+        database,
+        catcher_registrars: if args.no_catcher {
+            Vec::new()
+        } else {
+            SCENARIO_CATCHER_REGISTRARS
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        },
+        require_catcher: args.require_catcher,
+        extra_serve_args: args.serve_args.clone(),
+        ..HarnessOptions::default()
+    };
+    let mut config = DropDayConfig::new(harness, seed);
+    config.progress = !args.quiet;
+    let outcome = run_day(config).await;
+    if let Some(fresh) = fresh {
+        if args.keep_database {
+            eprintln!("kept the database: {}", fresh.url);
+        } else if let Err(error) = fresh.drop_database().await {
+            eprintln!("drop-day: could not drop the run's database: {error:#}");
+        }
+    }
+    let report = outcome?;
+    std::fs::create_dir_all(&args.out)?;
+    let json = args.out.join("report.json");
+    std::fs::write(&json, serde_json::to_string_pretty(&report)?)?;
+    let png = args.out.join("drop-window.png");
+    chart::drop_window_png(
+        &png,
+        &format!(
+            "{} drop window (seed {}): per minute",
+            report.scenario, report.simulator_seed
+        ),
+        &report.per_minute,
+    )?;
+    print!("{}", report::render(&report));
+    println!("written: {} and {}", json.display(), png.display());
+    Ok(if !report.ledger_ok {
+        ExitCode::from(1)
+    } else if !report.ok {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn run_day(config: DropDayConfig) -> anyhow::Result<report::Report> {
+    let mut day = DropDay::start(config).await?;
+    let result = async {
+        day.place_orders().await?;
+        day.run_drop_window().await?;
+        day.run_auctions().await?;
+        day.report().await
+    }
+    .await;
+    day.stop().await?;
+    result
+}
