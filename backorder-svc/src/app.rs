@@ -1,7 +1,7 @@
 //! The service as `backorder-svc serve` runs it: storage, clock, the drop-list feed, the
 //! scheduler (or the registry clock it follows), the catcher and the gRPC server, wired
-//! together. A library
-//! function, so the end-to-end harness runs exactly the production wiring in-process.
+//! together. A library function, so the end-to-end harness runs exactly the production wiring
+//! in-process.
 
 use crate::api::Context;
 use crate::clock::{ManualClock, SharedClock, SystemClock};
@@ -28,6 +28,9 @@ pub async fn serve(
     mut hooks: Hooks,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    if !args.catcher_registrars.is_empty() && args.registry_url.is_none() {
+        anyhow::bail!("--catcher-registrar needs --registry-url (the registry to catch at)");
+    }
     let manual = match args.clock {
         ClockKind::System => None,
         ClockKind::Manual => Some(Arc::new(ManualClock::new(
@@ -71,21 +74,32 @@ pub async fn serve(
         ));
     }
     let catcher = match (&args.registry_url, args.catcher_registrars.is_empty()) {
-        (_, true) => None,
-        (None, false) => anyhow::bail!("--catcher-registrar needs --registry-url"),
         (Some(url), false) => {
-            let registry = catcher::SimRegistry::new(url, &args.catcher_registrars, clock.clone())?;
-            // Sessions are opened now when the registry is up; otherwise on the first step.
-            if let Err(error) = registry.login_all().await {
-                tracing::warn!(%error, "catcher sessions not opened yet; retrying on use");
-            }
-            tracing::info!(accreditations = args.catcher_registrars.len(), grace = %args.catch_grace, "catcher on");
+            let registry = Arc::new(catcher::SimRegistry::new(
+                url,
+                &args.catcher_registrars,
+                clock.clone(),
+            )?);
+            // Sessions open in the background (a registry that is down must not hold up the
+            // start); whatever fails is retried when a step needs the session.
+            let opening = registry.clone();
+            tokio::spawn(async move {
+                if let Err(error) = opening.login_all().await {
+                    tracing::warn!(%error, "catcher sessions not opened yet; retrying on use");
+                }
+            });
+            tracing::info!(
+                accreditations = args.catcher_registrars.len(),
+                grace_secs = args.catch_grace.num_seconds(),
+                "catcher on"
+            );
             Some(Arc::new(catcher::Catcher::new(
                 store.clone(),
-                Arc::new(registry),
+                registry,
                 args.catch_grace,
             )))
         }
+        _ => None,
     };
     if let (Some(catcher), false) = (&catcher, args.clock == ClockKind::Registry) {
         let interval = std::time::Duration::from_millis(args.catcher_interval_ms);

@@ -80,7 +80,7 @@ pub async fn follow(
             Err(error) => tracing::error!(%error, "scheduler pass failed at a registry tick"),
         }
         if let Some(catcher) = &catcher {
-            runner::log_step(catcher.step(now).await);
+            runner::log_step(catcher.step(clock.now()).await);
         }
         control
             .ack_tick(registry::AckTickRequest {
