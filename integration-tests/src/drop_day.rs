@@ -508,7 +508,9 @@ impl DropDay {
                             .deposit(
                                 &self.resellers[who].id,
                                 price - available,
-                                &format!("top-up-{}", auction.id),
+                                // The deposit may pay another auction of the account first, so
+                                // a winner can need several top-ups: each its own id.
+                                &format!("top-up-{}", self.activity.payment_top_ups),
                             )
                             .await?;
                         self.activity.payment_top_ups += 1;
