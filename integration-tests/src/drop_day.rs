@@ -98,6 +98,7 @@ pub struct DropDay {
     pub window: (DateTime<Utc>, DateTime<Utc>),
     /// `None` until auctions were asked for; `Some(false)` when they answered UNIMPLEMENTED.
     pub auctions_live: Option<bool>,
+    pay_rounds: u32,
     rng: ChaCha8Rng,
     wall: std::time::Instant,
 }
@@ -116,6 +117,7 @@ impl DropDay {
             checks: Vec::new(),
             window,
             auctions_live: None,
+            pay_rounds: 0,
             config,
             wall,
         };
@@ -486,6 +488,8 @@ impl DropDay {
         let Some(seats) = self.auctions().await? else {
             return Ok(());
         };
+        self.pay_rounds += 1;
+        let round = self.pay_rounds;
         for (who, auction) in seats {
             if auction.state != pb::AuctionState::AwaitingPayment as i32
                 || auction.bidder_status != pb::BidderStatus::Won as i32
@@ -495,7 +499,10 @@ impl DropDay {
             let mut api = self.resellers[who].api.auctions.clone();
             let pay = |attempt: u32| pb::PayAuctionRequest {
                 auction_id: auction.id.clone(),
-                request_id: format!("pay-{}-{}-{attempt}", auction.id, auction.backorder_id),
+                request_id: format!(
+                    "pay-{}-{}-{round}-{attempt}",
+                    auction.id, auction.backorder_id
+                ),
             };
             match api.pay_auction(pay(1)).await {
                 Ok(_) => self.activity.payments += 1,
@@ -508,9 +515,7 @@ impl DropDay {
                             .deposit(
                                 &self.resellers[who].id,
                                 price - available,
-                                // The deposit may pay another auction of the account first, so
-                                // a winner can need several top-ups: each its own id.
-                                &format!("top-up-{}", self.activity.payment_top_ups),
+                                &format!("top-up-{}-{round}", auction.id),
                             )
                             .await?;
                         self.activity.payment_top_ups += 1;
