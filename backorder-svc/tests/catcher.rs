@@ -193,7 +193,10 @@ async fn targets_and_results(url: &str) {
     place(&store, &poor, "charlie.com", regular, &[], start).await;
     let echo = place(&store, &rich, "echo.com", regular, &[], start).await;
     for order in [&first, &second, &bravo, &echo] {
-        store.pay_backorder(order.id, "t", start).await.unwrap();
+        store
+            .pay_backorder(order.id, None, "t", start)
+            .await
+            .unwrap();
     }
     // echo.com is restored before its drop: its order goes back to sleep.
     store

@@ -688,6 +688,62 @@ async fn a_create_retried_after_finalization_gets_the_first_answer(app: App) {
     assert_eq!(other.code(), Code::AlreadyExists);
 }
 
+async fn a_prepay_refused_for_funds_stays_refused_for_its_request_id(app: App) {
+    let (account, key) = app.account("10").await;
+    app.drop_list(&[("prepay-retry.com", DROP)], false).await;
+    let order = app
+        .place(&key, "prepay-retry.com", REGULAR)
+        .await
+        .unwrap()
+        .backorder
+        .unwrap();
+    let pay = |request_id: &str| pb::PayBackorderRequest {
+        backorder_id: order.id.clone(),
+        request_id: request_id.into(),
+    };
+    let short = app
+        .orders()
+        .pay_backorder(with_key(&key, pay("pay-1")))
+        .await
+        .unwrap_err();
+    assert_eq!(short.code(), Code::FailedPrecondition);
+    app.deposit(&account, "50").await;
+    let retried = app
+        .orders()
+        .pay_backorder(with_key(&key, pay("pay-1")))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (retried.code(), retried.message()),
+        (short.code(), short.message()),
+        "a retry with the same id can never change the outcome"
+    );
+    assert_eq!(
+        app.status(&key, &order.id).await,
+        pb::BackorderStatus::Requested
+    );
+    let paid = app
+        .orders()
+        .pay_backorder(with_key(&key, pay("pay-2")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(paid.status, pb::BackorderStatus::Active as i32);
+    let again = app
+        .orders()
+        .pay_backorder(with_key(&key, pay("pay-2")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.status, pb::BackorderStatus::Active as i32);
+    assert_eq!(
+        app.balance(&key).await,
+        ("60.00".into(), "30.00".into()),
+        "held once"
+    );
+    app.ledger_ok().await;
+}
+
 macro_rules! lifecycle_suite {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -724,4 +780,5 @@ lifecycle_suite!(
     daily_deals_take_lite_orders_after_finalization,
     suspended_accounts_place_nothing,
     a_create_retried_after_finalization_gets_the_first_answer,
+    a_prepay_refused_for_funds_stays_refused_for_its_request_id,
 );

@@ -168,7 +168,7 @@ impl World {
             }
             Op::Pay { order } => {
                 if let Some(id) = self.order(order) {
-                    let _ = self.store.pay_backorder(id, "prop", now).await;
+                    let _ = self.store.pay_backorder(id, None, "prop", now).await;
                 }
             }
             Op::Deposit { account, dollars } => {

@@ -349,7 +349,10 @@ async fn set_up(store: &SharedStore, plan: &Plan) -> Vec<i64> {
     let paid_at = t0() + Duration::hours(2);
     for (i, order) in plan.orders.iter().enumerate() {
         if order.prepaid {
-            let paid = store.pay_backorder(ids[i], "test", paid_at).await.unwrap();
+            let paid = store
+                .pay_backorder(ids[i], None, "test", paid_at)
+                .await
+                .unwrap();
             assert_eq!(paid.status.as_str(), "ACTIVE");
         }
     }

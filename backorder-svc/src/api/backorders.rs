@@ -3,7 +3,7 @@
 use super::catalog::class_from_pb;
 use super::convert::{self, money, page_offset, page_size, timestamp};
 use super::error::{ApiError, ApiResult};
-use super::{Context, account_in_scope};
+use super::{Context, account_in_scope, request_id};
 use crate::domain::account::Caller;
 use crate::domain::catalog::BackorderClass;
 use crate::domain::lifecycle::{FailureReason, Schedule, Status};
@@ -418,10 +418,17 @@ impl BackorderService for BackorderApi {
         let order = self
             .visible_order(&caller, &request.get_ref().backorder_id)
             .await?;
+        let idempotency = convert::optional_text(&request.get_ref().request_id)
+            .map(|id| request_id(&id))
+            .transpose()?
+            .map(|request_id| IdempotencyKey {
+                scope: caller.idempotency_scope(),
+                request_id,
+            });
         let paid = self
             .ctx
             .store
-            .pay_backorder(order.id, &caller.actor(), self.ctx.clock.now())
+            .pay_backorder(order.id, idempotency, &caller.actor(), self.ctx.clock.now())
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(backorder_pb(&paid)))

@@ -204,9 +204,12 @@ pub trait OrderStore {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<Backorder, OrderError>;
+    /// Prepays an order. With a request id the outcome is remembered: a retry gets the first
+    /// answer, a refusal for funds included (spec/ledger.md, "Idempotency").
     async fn pay_backorder(
         &self,
         id: i64,
+        idempotency: Option<IdempotencyKey>,
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<Backorder, OrderError>;

@@ -601,53 +601,58 @@ impl OrderStore for SqlStore {
     async fn pay_backorder(
         &self,
         id: i64,
+        idempotency: Option<IdempotencyKey>,
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<Backorder, OrderError> {
+        let fingerprint = format!("pay_backorder|{id}");
         let mut tx = self.begin_write().await?;
-        let order = lock_order(&mut tx, id, false)
-            .await?
-            .ok_or(OrderError::NotFound(id))?;
-        match order.status {
-            // Already paid: a retry gets the same answer.
-            Status::Active => return Ok(order),
-            Status::Requested => {}
-            other => {
-                return Err(OrderError::NotOpen {
-                    id,
-                    status: other.as_str(),
-                    action: "prepay",
-                });
-            }
-        }
-        if let Schedule::Listed(times) = order.schedule
-            && now >= times.finalization_at
+        if let Some(key) = &idempotency
+            && let Some(seen) = find_idempotency(&mut tx, &key.scope, &key.request_id).await?
         {
-            return Err(OrderError::FinalizationPassed {
-                id,
-                at: times.finalization_at,
-                action: "prepaid",
-            });
+            if seen.operation != "pay_backorder" || seen.fingerprint != fingerprint {
+                return Err(OrderError::IdempotencyConflict(key.request_id.clone()));
+            }
+            if seen.outcome != "ok" {
+                let (needed, available) = seen
+                    .error_message
+                    .split_once('|')
+                    .ok_or_else(|| corrupt("remembered prepay refusal"))?;
+                return Err(OrderError::Ledger(LedgerError::InsufficientFunds {
+                    needed: needed.to_string(),
+                    available: available.to_string(),
+                }));
+            }
+            return Ok(fetch_order(&mut tx, id).await?);
         }
-        let placed = holds_placed(&mut tx, id).await?;
-        let Some(hold) = hold_price(&mut tx, &order, placed, actor, now).await? else {
-            return Err(self.funds_short(&mut tx, &order).await?);
-        };
-        change_status(
-            &mut tx,
-            &order,
-            Status::Active,
-            None,
-            Some(hold),
-            Some(hold),
-            actor,
-            now,
-            "prepaid: price held",
-        )
-        .await?;
-        let order = fetch_order(&mut tx, id).await?;
+        let paid = self.pay_in(&mut tx, id, actor, now).await;
+        if let Some(key) = &idempotency {
+            let outcome = match &paid {
+                Ok(_) => Ok(id.to_string()),
+                Err(OrderError::Ledger(error @ LedgerError::InsufficientFunds { .. })) => {
+                    Err((error.code(), remembered_failure(error).unwrap_or_default()))
+                }
+                // Other refusals (not found, not open, finalization passed) are not
+                // remembered: they depend on nothing a retry could change.
+                Err(_) => return paid,
+            };
+            let outcome = match &outcome {
+                Ok(id) => Ok(id.as_str()),
+                Err((code, detail)) => Err((*code, detail.as_str())),
+            };
+            remember(
+                &mut tx,
+                &key.scope,
+                &key.request_id,
+                "pay_backorder",
+                &fingerprint,
+                outcome,
+                now,
+            )
+            .await?;
+        }
         tx.commit().await?;
-        Ok(order)
+        paid
     }
 
     async fn update_backorder(
@@ -820,6 +825,57 @@ impl OrderStore for SqlStore {
 }
 
 impl SqlStore {
+    /// Prepay inside the caller's transaction: nothing is written when it is refused.
+    async fn pay_in(
+        &self,
+        tx: &mut Tx,
+        id: i64,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Backorder, OrderError> {
+        let order = lock_order(tx, id, false)
+            .await?
+            .ok_or(OrderError::NotFound(id))?;
+        match order.status {
+            // Already paid: a retry gets the same answer.
+            Status::Active => return Ok(order),
+            Status::Requested => {}
+            other => {
+                return Err(OrderError::NotOpen {
+                    id,
+                    status: other.as_str(),
+                    action: "prepay",
+                });
+            }
+        }
+        if let Schedule::Listed(times) = order.schedule
+            && now >= times.finalization_at
+        {
+            return Err(OrderError::FinalizationPassed {
+                id,
+                at: times.finalization_at,
+                action: "prepaid",
+            });
+        }
+        let placed = holds_placed(tx, id).await?;
+        let Some(hold) = hold_price(tx, &order, placed, actor, now).await? else {
+            return Err(self.funds_short(tx, &order).await?);
+        };
+        change_status(
+            tx,
+            &order,
+            Status::Active,
+            None,
+            Some(hold),
+            Some(hold),
+            actor,
+            now,
+            "prepaid: price held",
+        )
+        .await?;
+        Ok(fetch_order(tx, id).await?)
+    }
+
     /// The refusal for an order whose price the account cannot hold now.
     async fn funds_short(&self, tx: &mut Tx, order: &Backorder) -> StoreResult<OrderError> {
         let available = self.balance_in(tx, order.account).await?;
