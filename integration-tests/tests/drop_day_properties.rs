@@ -4,13 +4,13 @@
 //! step (`integration_tests::checks`), plus a small reference model of what the calls must
 //! answer (idempotent retries return the first answer; money moves only as the model says).
 //!
-//! Each case starts both services (SQLite in a temporary folder), so the default budget is
-//! small: `DROP_DAY_PROPTEST_CASES=50 cargo test -p integration-tests --test
-//! drop_day_properties` for a longer run.
+//! Each case starts both services (SQLite in a temporary folder, or a fresh PostgreSQL
+//! database), 64 cases per backend by default: `DROP_DAY_PROPTEST_CASES=10000 cargo test -p
+//! integration-tests --test drop_day_properties` for a long run.
 
 use backorder_proto::backorder::v1 as pb;
 use integration_tests::checks::{Phase, Snapshot};
-use integration_tests::harness::{Harness, HarnessOptions, Reseller};
+use integration_tests::harness::{Database, Harness, HarnessOptions, Reseller};
 use integration_tests::money;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -280,11 +280,8 @@ async fn step(h: &Harness, m: &mut Model, op: &Op) -> anyhow::Result<()> {
                         // Funds short is kept for the id (spec/ledger.md): refused again,
                         // even after money arrived.
                         (Err(Code::FailedPrecondition), Err(Code::FailedPrecondition)) => {}
-                        (Err(Code::FailedPrecondition), Ok(_)) => anyhow::ensure!(
-                            known_issue(
-                                "PayBackorder: a prepay refused for funds short was accepted on a retry with the same request id after a deposit"
-                            ),
-                            "prepay retry: {again:?} vs {answer:?}"
+                        (Err(Code::FailedPrecondition), Ok(_)) => anyhow::bail!(
+                            "prepay retry: a refusal for funds was accepted on a retry with the same request id: {again:?} vs {answer:?}"
                         ),
                         (Err(_), _) => {}
                         (Ok(_), Err(_)) => anyhow::bail!("prepay retry: {again:?} vs {answer:?}"),
@@ -362,27 +359,12 @@ async fn step(h: &Harness, m: &mut Model, op: &Op) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// KNOWN ISSUE (reported; not fixed yet): `PayBackorder` does not keep a funds-short
-/// refusal for its request id (it ignores the id): a retry after a deposit succeeds
-/// (spec/ledger.md: "a request that failed for lack of funds keeps that result for its id").
-/// Tolerated here, loudly, unless `DROP_DAY_STRICT_RETRIES=1`, so the rest of the state
-/// machine keeps running in CI.
-/// Reports a known deviation; true (tolerated) unless `DROP_DAY_STRICT_RETRIES=1`.
-fn known_issue(what: &str) -> bool {
-    let strict = std::env::var("DROP_DAY_STRICT_RETRIES").is_ok_and(|v| v == "1");
-    eprintln!(
-        "KNOWN ISSUE{}: {what}",
-        if strict {
-            " (strict: failing)"
-        } else {
-            " (set DROP_DAY_STRICT_RETRIES=1 to fail on it)"
-        }
-    );
-    !strict
-}
-
-async fn run_case(ops: Vec<Op>) -> anyhow::Result<()> {
-    let h = Harness::start(HarnessOptions::default()).await?;
+async fn run_case(database: Database, ops: Vec<Op>) -> anyhow::Result<()> {
+    let h = Harness::start(HarnessOptions {
+        database,
+        ..HarnessOptions::default()
+    })
+    .await?;
     let mut m = Model {
         resellers: Vec::new(),
         orders: Vec::new(),
@@ -435,29 +417,55 @@ async fn run_case(ops: Vec<Op>) -> anyhow::Result<()> {
     result
 }
 
+/// Cases per backend: 64 by default (each starts both services, about 2 s);
+/// `DROP_DAY_PROPTEST_CASES=10000` for a long local run.
 fn cases() -> u32 {
     std::env::var("DROP_DAY_PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(3)
+        .unwrap_or(64)
+}
+
+/// Runs one case on SQLite (`postgres` false) or on a fresh PostgreSQL database; a case
+/// without a PostgreSQL passes (the testkit says loudly that it skipped; REQUIRE_POSTGRES=1
+/// makes that a failure).
+fn run(postgres: bool, ops: Vec<Op>) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        if !postgres {
+            return run_case(Database::TempSqlite, ops).await;
+        }
+        let Some(db) = backorder_svc::testkit::postgres().await else {
+            return Ok(());
+        };
+        let outcome = run_case(Database::Url(db.url.clone()), ops).await;
+        drop(db);
+        outcome
+    })
 }
 
 proptest! {
+    // Failing cases shrink and are saved as regression seeds beside this file
+    // (drop_day_properties.proptest-regressions), replayed first on every run.
     #![proptest_config(ProptestConfig {
         cases: cases(),
-        max_shrink_iters: 20,
-        failure_persistence: None,
+        max_shrink_iters: 64,
         ..ProptestConfig::default()
     })]
 
     #[test]
-    fn every_step_keeps_the_invariants(ops in proptest::collection::vec(op(), 8..24)) {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        let outcome = runtime.block_on(run_case(ops));
+    fn every_step_keeps_the_invariants_on_sqlite(ops in proptest::collection::vec(op(), 8..24)) {
+        let outcome = run(false, ops);
+        prop_assert!(outcome.is_ok(), "{:#}", outcome.unwrap_err());
+    }
+
+    #[test]
+    fn every_step_keeps_the_invariants_on_postgres(ops in proptest::collection::vec(op(), 8..24)) {
+        let outcome = run(true, ops);
         prop_assert!(outcome.is_ok(), "{:#}", outcome.unwrap_err());
     }
 }
