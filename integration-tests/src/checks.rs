@@ -32,6 +32,8 @@ pub struct Snapshot {
     pub race_log: registry::Statistics,
     /// `None` while `ListDomains` answers UNIMPLEMENTED.
     pub domains: Option<Vec<pb::Domain>>,
+    /// Catalog entries that are first-come-first-served (no auctions).
+    pub fcfs: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +104,7 @@ impl Snapshot {
             ledger: harness.check_ledger().await?,
             race_log: harness.race_log().await?,
             domains: harness.domains().await?,
+            fcfs: fcfs_entries(harness).await?,
         })
     }
 
@@ -110,7 +113,79 @@ impl Snapshot {
         let mut all = self.ledger_violations();
         all.extend(self.charge_violations());
         all.extend(self.holder_violations(phase));
+        all.extend(self.allocation_violations());
         all
+    }
+
+    /// Who got each allocated domain, against the spec's table as a plain reference: the
+    /// orders valid at the catch are those that reached SUCCESSFUL, an auction status,
+    /// PAYMENT_DEFAULT or LOST_TO_PRIORITY; regular beats lite; one regular order, or an FCFS
+    /// TLD, or lite only: the earliest wins; two or more regular on an auction TLD: every
+    /// regular order gets a seat.
+    pub fn allocation_violations(&self) -> Vec<String> {
+        let reason = |o: &pb::Backorder, r: pb::FailureReason| {
+            o.status == S::Failed as i32 && o.failure_reason == r as i32
+        };
+        let mut by_domain: BTreeMap<&str, Vec<&pb::Backorder>> = BTreeMap::new();
+        for order in &self.orders {
+            let valid_at_catch = is(
+                order,
+                &[
+                    S::Successful,
+                    S::AuctionPending,
+                    S::AuctionWon,
+                    S::AuctionLost,
+                ],
+            ) || reason(order, pb::FailureReason::LostToPriority)
+                || reason(order, pb::FailureReason::PaymentDefault);
+            if valid_at_catch {
+                by_domain
+                    .entry(order.domain.as_str())
+                    .or_default()
+                    .push(order);
+            }
+        }
+        let mut violations = Vec::new();
+        for (domain, mut orders) in by_domain {
+            let created = |o: &&pb::Backorder| {
+                (
+                    o.create_time.map(|t| (t.seconds, t.nanos)),
+                    o.id.parse::<i64>().unwrap_or(0),
+                )
+            };
+            orders.sort_by_key(created);
+            let (regular, lite): (Vec<&pb::Backorder>, Vec<&pb::Backorder>) = orders
+                .iter()
+                .partition(|o| o.class == pb::BackorderClass::Backorder as i32);
+            let auction =
+                regular.len() >= 2 && !orders.first().is_some_and(|o| self.fcfs.contains(&o.tld));
+            let seat = [S::AuctionPending, S::AuctionWon, S::AuctionLost];
+            for (i, order) in regular.iter().chain(lite.iter()).enumerate() {
+                let expected_ok = if auction {
+                    if i < regular.len() {
+                        is(order, &seat) || reason(order, pb::FailureReason::PaymentDefault)
+                    } else {
+                        reason(order, pb::FailureReason::LostToPriority)
+                    }
+                } else if i == 0 {
+                    is(order, &[S::Successful])
+                } else {
+                    reason(order, pb::FailureReason::LostToPriority)
+                };
+                if !expected_ok {
+                    violations.push(format!(
+                        "allocation of {domain}: backorder {} ({}, {}{}) is status {} but the spec's table says {}",
+                        order.id,
+                        if order.class == pb::BackorderClass::Backorder as i32 { "regular" } else { "lite" },
+                        if i == 0 { "first" } else { "later" },
+                        if auction { ", auction TLD" } else { "" },
+                        S::try_from(order.status).map(|s| s.as_str_name()).unwrap_or("?"),
+                        if auction && i < regular.len() { "a seat" } else if i == 0 { "SUCCESSFUL" } else { "LOST_TO_PRIORITY" },
+                    ));
+                }
+            }
+        }
+        violations
     }
 
     pub fn check(&self, name: &str, phase: Phase) -> PhaseCheck {
@@ -382,5 +457,33 @@ impl Snapshot {
             }
         }
         out
+    }
+}
+
+/// The catalog entries that are first-come-first-served.
+async fn fcfs_entries(harness: &Harness) -> anyhow::Result<BTreeSet<String>> {
+    let mut fcfs = BTreeSet::new();
+    let mut token = String::new();
+    loop {
+        let page = harness
+            .operator
+            .catalog
+            .clone()
+            .list_tlds(pb::ListTldsRequest {
+                page_size: 1000,
+                page_token: token,
+            })
+            .await?
+            .into_inner();
+        fcfs.extend(
+            page.tlds
+                .into_iter()
+                .filter(|t| t.first_come_first_served)
+                .map(|t| t.name),
+        );
+        if page.next_page_token.is_empty() {
+            return Ok(fcfs);
+        }
+        token = page.next_page_token;
     }
 }
