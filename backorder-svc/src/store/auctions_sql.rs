@@ -484,6 +484,32 @@ async fn collect(
     Ok(true)
 }
 
+/// The scheduler's collection: from the winner's balance when it holds the auction's
+/// currency; a winner paying in another currency waits for the operator (not an error).
+async fn collect_from_balance(
+    tx: &mut Tx,
+    auction: &AuctionRecord,
+    winner: i64,
+    price: i64,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, AuctionError> {
+    match collect(
+        tx,
+        auction,
+        winner,
+        price,
+        &PaymentSource::Balance,
+        actor,
+        now,
+    )
+    .await
+    {
+        Err(AuctionError::PaymentCurrency { .. }) => Ok(false),
+        other => other,
+    }
+}
+
 /// The winner did not pay in time: its order fails, its account's bids are removed, and the
 /// result is recomputed from what is left with a fresh deadline.
 async fn default_winner(
@@ -827,68 +853,35 @@ impl AuctionStore for SqlStore {
                     )
                     .await?;
                 }
-                let settled =
-                    match decide_result(&mut tx, &auction, actor, now, auction.end_time).await? {
-                        Some((winner, price)) => collect(
-                            &mut tx,
-                            &auction,
-                            winner,
-                            price,
-                            &PaymentSource::Balance,
-                            actor,
-                            now,
-                        )
-                        .await
-                        .or_else(|e| match e {
-                            AuctionError::PaymentCurrency { .. } => Ok(false),
-                            other => Err(other),
-                        })?,
-                        None => true,
-                    };
+                let settled = match decide_result(&mut tx, &auction, actor, now, auction.end_time)
+                    .await?
+                {
+                    Some((winner, price)) => {
+                        collect_from_balance(&mut tx, &auction, winner, price, actor, now).await?
+                    }
+                    None => true,
+                };
                 AuctionStep::Closed { settled }
             }
             (AuctionPhase::AwaitingPayment, Some(winner), Some(price)) => {
                 let deadline = auction.payment_deadline.unwrap_or(auction.end_time);
-                let paid = collect(
-                    &mut tx,
-                    &auction,
-                    winner,
-                    price,
-                    &PaymentSource::Balance,
-                    actor,
-                    now,
-                )
-                .await
-                .or_else(|e| match e {
-                    AuctionError::PaymentCurrency { .. } => Ok(false),
-                    other => Err(other),
-                })?;
+                let paid =
+                    collect_from_balance(&mut tx, &auction, winner, price, actor, now).await?;
                 if paid {
                     AuctionStep::Paid
                 } else if now >= deadline {
-                    let settled =
-                        match default_winner(&mut tx, &auction, winner, actor, now).await? {
-                            Some((next, next_price)) => {
-                                let remaining = load_auction(&mut tx, auction_id, false)
-                                    .await?
-                                    .ok_or(AuctionError::NotFound(auction_id))?;
-                                collect(
-                                    &mut tx,
-                                    &remaining,
-                                    next,
-                                    next_price,
-                                    &PaymentSource::Balance,
-                                    actor,
-                                    now,
-                                )
-                                .await
-                                .or_else(|e| match e {
-                                    AuctionError::PaymentCurrency { .. } => Ok(false),
-                                    other => Err(other),
-                                })?
-                            }
-                            None => true,
-                        };
+                    let settled = match default_winner(&mut tx, &auction, winner, actor, now)
+                        .await?
+                    {
+                        Some((next, next_price)) => {
+                            let remaining = load_auction(&mut tx, auction_id, false)
+                                .await?
+                                .ok_or(AuctionError::NotFound(auction_id))?;
+                            collect_from_balance(&mut tx, &remaining, next, next_price, actor, now)
+                                .await?
+                        }
+                        None => true,
+                    };
                     AuctionStep::Defaulted { settled }
                 } else {
                     // Nothing changed: do not keep an empty write.
