@@ -1,5 +1,6 @@
-//! The backorder service: accounts and the ledger, the TLD catalog, API keys, and (in later
-//! releases) orders, the drop list, auctions and the catcher, behind a gRPC API.
+//! The backorder service: accounts and the ledger, the TLD catalog, API keys, orders and
+//! their scheduler, the drop list, the catcher, allocation and private auctions, behind a
+//! gRPC API.
 //!
 //! Dependencies point one way: `api` -> `ledger`/`store` -> `domain`. `domain` holds pure
 //! rules; `store` persists them (SQLite or PostgreSQL); `api` parses, authorizes and maps.
