@@ -6,6 +6,7 @@
 use crate::api::Context;
 use crate::clock::{ManualClock, SharedClock, SystemClock};
 use crate::config::{ClockKind, ServeArgs};
+use crate::supervision::{Part, Supervision};
 use crate::{bootstrap, catcher, drop_list, lifecycle, server, store};
 use std::future::Future;
 use std::sync::Arc;
@@ -62,24 +63,46 @@ pub async fn serve(
         }
     }
     tracing::info!(address = %listener.local_addr()?, database = %redact(database_url), clock = ?args.clock, "serving gRPC");
-    let (stop_feed, feed_stopped) = tokio::sync::watch::channel(false);
+    // Every background part runs supervised: a failing step is retried, a dead loop started
+    // again, and health (`backorder.<part>`) and `GetServiceStatus` say how each is doing.
+    let health = tonic_health::server::HealthReporter::new();
+    let supervision = Supervision::new(clock.clone(), Some(health.clone()));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = |stopped: &tokio::sync::watch::Receiver<bool>| {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }
+    };
     if let Some(url) = args.registry_url.clone() {
-        let interval = std::time::Duration::from_secs(args.drop_list_interval * 60);
-        tokio::spawn(drop_list::feed::run_schedule(
+        let interval = std::time::Duration::from_secs(args.drop_list_interval.saturating_mul(60));
+        let (store, clock, supervision_, stopped_) = (
             store.clone(),
             clock.clone(),
-            url,
-            interval,
-            feed_stopped,
-        ));
+            supervision.clone(),
+            stopped.clone(),
+        );
+        supervision.spawn(
+            Part::DropListFeed,
+            move || {
+                drop_list::feed::run_schedule(
+                    store.clone(),
+                    clock.clone(),
+                    url.clone(),
+                    interval,
+                    supervision_.clone(),
+                    stopped_.clone(),
+                )
+            },
+            stopped.clone(),
+        );
     }
     let catcher = match (&args.registry_url, args.catcher_registrars.is_empty()) {
         (Some(url), false) => {
-            let registry = Arc::new(catcher::SimRegistry::new(
-                url,
-                &args.catcher_registrars,
-                clock.clone(),
-            )?);
+            let registry = Arc::new(
+                catcher::SimRegistry::new(url, &args.catcher_registrars, clock.clone())?
+                    .keeping_sessions_in(store.clone()),
+            );
             // Sessions open in the background (a registry that is down must not hold up the
             // start); whatever fails is retried when a step needs the session.
             let opening = registry.clone();
@@ -103,45 +126,80 @@ pub async fn serve(
     };
     if let (Some(catcher), false) = (&catcher, args.clock == ClockKind::Registry) {
         let interval = std::time::Duration::from_millis(args.catcher_interval_ms);
-        let mut stopped = stop_feed.subscribe();
-        tokio::spawn(catcher::runner::run_every(
+        let (catcher, clock, supervision_, stopped_) = (
             catcher.clone(),
             clock.clone(),
-            interval,
-            async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
+            supervision.clone(),
+            stopped.clone(),
+        );
+        supervision.spawn(
+            Part::Catcher,
+            move || {
+                catcher::runner::run_every(
+                    catcher.clone(),
+                    clock.clone(),
+                    interval,
+                    supervision_.clone(),
+                    until_stopped(&stopped_),
+                )
             },
-        ));
+            stopped.clone(),
+        );
     }
     if args.clock == ClockKind::System {
         let interval = std::time::Duration::from_secs(args.scheduler_interval);
-        let mut stopped = stop_feed.subscribe();
-        tokio::spawn(lifecycle::scheduler::run_every(
+        let (store, clock, supervision_, stopped_) = (
             store.clone(),
             clock.clone(),
-            interval,
-            async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
+            supervision.clone(),
+            stopped.clone(),
+        );
+        supervision.spawn(
+            Part::Scheduler,
+            move || {
+                lifecycle::scheduler::run_every(
+                    store.clone(),
+                    clock.clone(),
+                    interval,
+                    supervision_.clone(),
+                    until_stopped(&stopped_),
+                )
             },
-        ));
+            stopped.clone(),
+        );
     }
     if let (ClockKind::Registry, Some(manual), Some(url)) =
         (args.clock, manual.clone(), args.registry_url.clone())
     {
-        let mut stopped = stop_feed.subscribe();
-        let store = store.clone();
-        let joined = hooks.joined_registry_clock.take();
-        tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            };
-            if let Err(error) =
-                lifecycle::registry_clock::follow(url, store, manual, catcher, joined, shutdown)
-                    .await
-            {
-                tracing::error!(%error, "lost the registry clock; time stands still until restart");
-            }
-        });
+        // The scheduler and the catcher step on the registry's ticks, inside the follower.
+        supervision.mark_enabled(Part::Scheduler);
+        if catcher.is_some() {
+            supervision.mark_enabled(Part::Catcher);
+        }
+        let (store, catcher, supervision_, stopped_) = (
+            store.clone(),
+            catcher.clone(),
+            supervision.clone(),
+            stopped.clone(),
+        );
+        // Told once, on the first stint's first acknowledged tick.
+        let joined = Arc::new(std::sync::Mutex::new(hooks.joined_registry_clock.take()));
+        supervision.spawn(
+            Part::RegistryClock,
+            move || {
+                let joined = joined.lock().unwrap_or_else(|e| e.into_inner()).take();
+                lifecycle::registry_clock::follow(
+                    url.clone(),
+                    store.clone(),
+                    manual.clone(),
+                    catcher.clone(),
+                    joined,
+                    supervision_.clone(),
+                    until_stopped(&stopped_),
+                )
+            },
+            stopped.clone(),
+        );
     }
     let premium = match (&args.registry_url, &args.registry_login) {
         (Some(url), Some(login)) => Some(Arc::new(lifecycle::premium::RegistryPremiumCheck::new(
@@ -154,12 +212,20 @@ pub async fn serve(
     let options = server::Options {
         registry_url: args.registry_url,
         premium,
+        health: Some(health),
+        supervision: Some(supervision),
     };
-    server::run_with(listener, Context { store, clock }, options, async move {
+    let served = server::run_with(listener, Context { store, clock }, options, async move {
         shutdown.await;
-        let _ = stop_feed.send(true);
+        let _ = stop.send(true);
     })
-    .await
+    .await;
+    // Graceful shutdown: the loops are told to stop; end the registry sessions so they do
+    // not count against the registry's limit until it times them out.
+    if let Some(catcher) = catcher {
+        catcher.close().await;
+    }
+    served
 }
 
 /// The URL without its password, for logs.

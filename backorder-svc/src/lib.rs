@@ -19,5 +19,6 @@ pub mod ledger;
 pub mod lifecycle;
 pub mod server;
 pub mod store;
+pub mod supervision;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -5,8 +5,10 @@
 use crate::api::{
     AccountApi, AuctionApi, BackorderApi, CatalogApi, Context, DropListApi, EventApi, OperatorApi,
 };
+use crate::supervision::SharedSupervision;
 use backorder_proto::backorder::v1 as pb;
 use std::future::Future;
+use tonic_health::server::{HealthReporter, HealthService};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -28,6 +30,11 @@ pub struct Options {
     pub registry_url: Option<String>,
     /// Asks the registry which names are premium, to refuse orders for them.
     pub premium: Option<std::sync::Arc<crate::lifecycle::premium::RegistryPremiumCheck>>,
+    /// The reporter behind `grpc.health.v1`, shared with the background parts (a fresh one
+    /// when none is given).
+    pub health: Option<HealthReporter>,
+    /// The background parts, for `OperatorService/GetServiceStatus`.
+    pub supervision: Option<SharedSupervision>,
 }
 
 pub async fn run_with(
@@ -38,7 +45,10 @@ pub async fn run_with(
 ) -> anyhow::Result<()> {
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let health_reporter = options.health.clone().unwrap_or_default();
+    let health_service = tonic_health::pb::health_server::HealthServer::new(
+        HealthService::from_health_reporter(health_reporter.clone()),
+    );
     health_reporter
         .set_serving::<pb::account_service_server::AccountServiceServer<AccountApi>>()
         .await;
@@ -91,7 +101,7 @@ pub async fn run_with(
             EventApi::new(ctx.clone()),
         ))
         .add_service(pb::operator_service_server::OperatorServiceServer::new(
-            OperatorApi::new(ctx),
+            OperatorApi::new(ctx).with_supervision(options.supervision),
         ))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;

@@ -13,6 +13,7 @@ use crate::ledger::invariants::{self, LedgerSnapshot};
 use crate::lifecycle::scheduler;
 use crate::store::catching::{CatchFilter, CatchOutcome, CatchRecord};
 use crate::store::{AuditFilter, PageRequest};
+use crate::supervision::SharedSupervision;
 use backorder_proto::backorder::v1 as pb;
 use pb::operator_service_server::OperatorService;
 use std::collections::BTreeMap;
@@ -21,11 +22,21 @@ use tonic::{Request, Response, Status};
 #[derive(Debug, Clone)]
 pub struct OperatorApi {
     ctx: Context,
+    supervision: Option<SharedSupervision>,
 }
 
 impl OperatorApi {
     pub fn new(ctx: Context) -> Self {
-        Self { ctx }
+        Self {
+            ctx,
+            supervision: None,
+        }
+    }
+
+    /// Shows the background parts' state in `GetServiceStatus`.
+    pub fn with_supervision(mut self, supervision: Option<SharedSupervision>) -> Self {
+        self.supervision = supervision;
+        self
     }
 
     fn clock_pb(&self) -> pb::Clock {
@@ -260,6 +271,44 @@ impl OperatorService for OperatorApi {
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(ledger_report(&snapshot)))
+    }
+
+    async fn get_service_status(
+        &self,
+        request: Request<pb::GetServiceStatusRequest>,
+    ) -> Result<Response<pb::ServiceStatus>, Status> {
+        self.ctx.operator(&request).await?;
+        let parts = self
+            .supervision
+            .as_ref()
+            .map(|s| s.snapshot())
+            .unwrap_or_default();
+        let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+        let unresolved_drops = self
+            .ctx
+            .store
+            .unresolved_drops()
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::ServiceStatus {
+            now: Some(timestamp(self.ctx.clock.now())),
+            parts: parts
+                .into_iter()
+                .map(|(part, status)| pb::BackgroundPart {
+                    name: part.as_str().to_string(),
+                    enabled: status.enabled,
+                    running: status.running,
+                    serving: status.is_healthy(),
+                    last_success_at: status.last_success_at.map(timestamp),
+                    last_error: status.last_error.clone().unwrap_or_default(),
+                    last_error_at: status.last_error_at.map(timestamp),
+                    failures_in_row: count(status.failures_in_row),
+                    restarts: count(status.restarts),
+                    detail: status.detail,
+                })
+                .collect(),
+            unresolved_drops,
+        }))
     }
 
     async fn list_catches(

@@ -13,6 +13,6 @@ pub mod runner;
 pub mod sim_registry;
 
 pub use accreditation::Accreditation;
-pub use registry::{Availability, Capacity, CreateResult, Registry, RegistryError};
+pub use registry::{Availability, Capacity, CreateResult, Holder, Registry, RegistryError};
 pub use runner::{ACTOR, Catcher, StepReport};
 pub use sim_registry::SimRegistry;

@@ -37,6 +37,22 @@ pub enum CreateResult {
     Refused { code: i32, message: String },
 }
 
+/// Who holds a name, from the registry's Info: what decides a drop whose create answers
+/// were lost (a crash, a dropped reply), and what any NOT_CAUGHT is checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// Nobody: the name is available, still pending delete (or in redemption), or unknown.
+    Nobody,
+    /// Registered by one of our accreditations (whoever's process sent the create).
+    Ours {
+        registrar: String,
+        auth_code: String,
+        registered_at: DateTime<Utc>,
+    },
+    /// Registered by someone else.
+    Other { registrar: String },
+}
+
 /// Creates an accreditation may send now without passing its limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capacity {
@@ -75,4 +91,11 @@ pub trait Registry: Send + Sync + std::fmt::Debug {
         extensions: &BTreeMap<String, String>,
         registrar: &str,
     ) -> Result<CreateResult, RegistryError>;
+    /// Who holds `name` now (with the auth code when it is one of ours).
+    async fn holder(&self, name: &str) -> Result<Holder, RegistryError>;
+    /// Ends every open session (graceful shutdown), so none is left counting against the
+    /// registry's session limit.
+    async fn logout_all(&self);
+    /// A line for the status call: sessions open, logins waiting, the last failure.
+    async fn describe(&self) -> String;
 }

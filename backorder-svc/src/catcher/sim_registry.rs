@@ -4,14 +4,21 @@
 //! second limit per session, enforced here in the injected clock's time so we never send a
 //! create the registry would refuse for rate.
 //!
+//! Sessions heal: the tokens are kept in the store (`registry_sessions`) so a restart after
+//! a crash takes its sessions back instead of leaving them to count against the registry's
+//! limit until it times them out; a refused login backs off (1 s doubling to 30 s on the
+//! injected clock) and is retried when a step needs the session; `logout_all` ends them on
+//! a graceful shutdown.
+//!
 //! Extension fields: orders carry HEXONET-style keys (`X-UK-CONTACT-TYPE`); the registry
 //! wants EPP-style names (`uk-contact-type`): the `X-` prefix is stripped and the rest
 //! lower-cased.
 
 use super::accreditation::Accreditation;
 use super::limiter::SessionRate;
-use super::registry::{Availability, Capacity, CreateResult, Registry, RegistryError};
+use super::registry::{Availability, Capacity, CreateResult, Holder, Registry, RegistryError};
 use crate::clock::SharedClock;
+use crate::store::SharedStore;
 use async_trait::async_trait;
 use backorder_proto::registry::v1 as epp;
 use chrono::{DateTime, Duration, Utc};
@@ -26,6 +33,8 @@ const CHECK_BATCH: usize = 500;
 /// A session that just created an existing name may sit out a registry penalty; it is used
 /// again only when no other session has room, for this long.
 const AFTER_EXISTS: Duration = Duration::seconds(1);
+/// A refused login is tried again after 1 s, doubling up to this.
+const LOGIN_BACKOFF_MAX: Duration = Duration::seconds(30);
 
 /// The registry's extension field name for an order's `X-...` key.
 pub fn registry_extension_key(order_key: &str) -> String {
@@ -48,6 +57,10 @@ struct Account {
     registrar: String,
     password: String,
     sessions: Vec<Session>,
+    /// Refused logins in a row, and when the next may be tried.
+    login_failures: u32,
+    next_login_at: Option<DateTime<Utc>>,
+    last_login_error: Option<String>,
 }
 
 #[derive(Debug)]
@@ -55,6 +68,8 @@ pub struct SimRegistry {
     client: RegistrarClient<Channel>,
     clock: SharedClock,
     accounts: Mutex<Vec<Account>>,
+    /// Where the session tokens are kept across restarts (none in unit tests).
+    sessions: Option<SharedStore>,
 }
 
 fn code_of(result: Option<&epp::Result>) -> (i32, String) {
@@ -93,27 +108,128 @@ impl SimRegistry {
                         exists_at: None,
                     })
                     .collect(),
+                login_failures: 0,
+                next_login_at: None,
+                last_login_error: None,
             })
             .collect();
         Ok(Self {
             client: RegistrarClient::new(channel),
             clock,
             accounts: Mutex::new(accounts),
+            sessions: None,
         })
     }
 
-    /// Logs every session in now (at start), rather than at the first drop.
-    pub async fn login_all(&self) -> Result<(), RegistryError> {
-        let mut accounts = self.accounts.lock().await;
-        for account in accounts.iter_mut() {
-            for s in 0..account.sessions.len() {
-                self.token(account, s).await?;
-            }
-        }
-        Ok(())
+    /// Keeps the session tokens in `store`, so a restart takes them back.
+    pub fn keeping_sessions_in(mut self, store: SharedStore) -> Self {
+        self.sessions = Some(store);
+        self
     }
 
-    async fn login(&self, account: &Account) -> Result<String, RegistryError> {
+    /// At start: takes back the sessions a previous run left open (a crash), then logs in
+    /// the rest, rather than at the first drop. A token the registry no longer knows is
+    /// replaced at first use (2201).
+    pub async fn login_all(&self) -> Result<(), RegistryError> {
+        let mut accounts = self.accounts.lock().await;
+        if let Some(store) = &self.sessions {
+            match store.held_sessions().await {
+                Ok(held) => {
+                    for session in held {
+                        let slot = usize::try_from(session.slot).unwrap_or(usize::MAX);
+                        if let Some(s) = accounts
+                            .iter_mut()
+                            .find(|a| a.registrar == session.registrar)
+                            .and_then(|a| a.sessions.get_mut(slot))
+                        {
+                            s.token = Some(session.token);
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "cannot read the sessions held before"),
+            }
+        }
+        let mut first_error = None;
+        for account in accounts.iter_mut() {
+            for s in 0..account.sessions.len() {
+                if let Err(error) = self.token(account, s).await {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Ends every session (graceful shutdown) and forgets the kept tokens.
+    pub async fn logout_every_session(&self) {
+        let mut accounts = self.accounts.lock().await;
+        for account in accounts.iter_mut() {
+            for (slot, session) in account.sessions.iter_mut().enumerate() {
+                let Some(token) = session.token.take() else {
+                    continue;
+                };
+                let answer = self
+                    .client
+                    .clone()
+                    .logout(epp::LogoutRequest { session_id: token })
+                    .await;
+                if let Err(status) = answer {
+                    tracing::warn!(registrar = %account.registrar, %status, "logout failed; the registry will time the session out");
+                }
+                self.keep(&account.registrar, slot, None).await;
+            }
+        }
+        tracing::info!("catcher sessions logged out");
+    }
+
+    /// Remembers (or forgets) a session's token in the store; a failure only costs a session
+    /// left for the registry to time out after a crash.
+    async fn keep(&self, registrar: &str, slot: usize, token: Option<&str>) {
+        let Some(store) = &self.sessions else {
+            return;
+        };
+        let slot = u32::try_from(slot).unwrap_or(u32::MAX);
+        if let Err(error) = store
+            .hold_session(registrar, slot, token, self.clock.now())
+            .await
+        {
+            tracing::warn!(%registrar, %error, "could not keep the session token");
+        }
+    }
+
+    async fn login(&self, account: &mut Account) -> Result<String, RegistryError> {
+        let now = self.clock.now();
+        if let Some(next) = account.next_login_at
+            && now < next
+        {
+            return Err(RegistryError::Login {
+                registrar: account.registrar.clone(),
+                message: format!(
+                    "backing off after {} refused logins (last: {}); next try at {next}",
+                    account.login_failures,
+                    account.last_login_error.as_deref().unwrap_or("none"),
+                ),
+            });
+        }
+        let result = self.login_once(account).await;
+        match &result {
+            Ok(_) => {
+                account.login_failures = 0;
+                account.next_login_at = None;
+                account.last_login_error = None;
+            }
+            Err(error) => {
+                account.login_failures = account.login_failures.saturating_add(1);
+                let exponent = account.login_failures.saturating_sub(1).min(5);
+                let wait = Duration::seconds(1i64 << exponent).min(LOGIN_BACKOFF_MAX);
+                account.next_login_at = now.checked_add_signed(wait);
+                account.last_login_error = Some(error.to_string());
+            }
+        }
+        result
+    }
+
+    async fn login_once(&self, account: &Account) -> Result<String, RegistryError> {
         let answer = self
             .client
             .clone()
@@ -142,7 +258,38 @@ impl SimRegistry {
         }
         let token = self.login(account).await?;
         account.sessions[session].token = Some(token.clone());
+        let registrar = account.registrar.clone();
+        self.keep(&registrar, session, Some(&token)).await;
         Ok(token)
+    }
+
+    /// Info on `name` through `account`'s first session (logging in again once if the
+    /// registry forgot the session).
+    async fn info_on(
+        &self,
+        account: &mut Account,
+        name: &str,
+    ) -> Result<epp::InfoResponse, RegistryError> {
+        for attempt in 0..2 {
+            let token = self.token(account, 0).await?;
+            let answer = self
+                .client
+                .clone()
+                .info(epp::InfoRequest {
+                    session_id: token,
+                    domain: name.to_string(),
+                })
+                .await
+                .map_err(transport_error)?
+                .into_inner();
+            let (code, _) = code_of(answer.result.as_ref());
+            if code == ResultCode::AuthorizationError as i32 && attempt == 0 {
+                account.sessions[0].token = None;
+                continue;
+            }
+            return Ok(answer);
+        }
+        unreachable!("the loop returns on its second pass")
     }
 
     /// The session to send a create on: one with room, preferring sessions that did not
@@ -181,7 +328,7 @@ impl SimRegistry {
                 .into_inner();
             let (code, message) = code_of(answer.result.as_ref());
             if code == ResultCode::AuthorizationError as i32 && attempt == 0 {
-                // The registry forgot the session (restart): log in again once.
+                // The registry forgot the session (restart, idle timeout): log in again once.
                 account.sessions[0].token = None;
                 continue;
             }
@@ -313,6 +460,75 @@ impl Registry for SimRegistry {
             message: format!("{registrar}: the session was refused again after a new login"),
         })
     }
+
+    async fn holder(&self, name: &str) -> Result<Holder, RegistryError> {
+        let mut accounts = self.accounts.lock().await;
+        // Any accreditation that can log in may ask; the auth code is shown to the sponsor.
+        let mut answer = Err(RegistryError::UnknownRegistrar(String::new()));
+        for account in accounts.iter_mut() {
+            answer = self.info_on(account, name).await;
+            if !matches!(answer, Err(RegistryError::Login { .. })) {
+                break;
+            }
+        }
+        let mut answer = answer?;
+        let (code, message) = code_of(answer.result.as_ref());
+        if code == ResultCode::ObjectDoesNotExist as i32 {
+            return Ok(Holder::Nobody);
+        }
+        if code != ResultCode::Ok as i32 {
+            return Err(RegistryError::Answer { code, message });
+        }
+        let registered = matches!(
+            epp::DomainState::try_from(answer.state),
+            Ok(epp::DomainState::Registered | epp::DomainState::AutoRenewGrace)
+        );
+        if !registered {
+            return Ok(Holder::Nobody);
+        }
+        let sponsor = answer.sponsoring_registrar.clone();
+        let Some(ours) = accounts.iter_mut().find(|a| a.registrar == sponsor) else {
+            return Ok(Holder::Other { registrar: sponsor });
+        };
+        if answer.auth_code.is_empty() {
+            // Asked through another of our accreditations: the sponsor's session shows it.
+            answer = self.info_on(ours, name).await?;
+        }
+        let registered_at = time_of(answer.create_time.as_ref()).ok_or_else(|| {
+            RegistryError::Answer {
+                code,
+                message: format!("Info on {name} has no create time"),
+            }
+        })?;
+        Ok(Holder::Ours {
+            registrar: sponsor,
+            auth_code: answer.auth_code,
+            registered_at,
+        })
+    }
+
+    async fn logout_all(&self) {
+        self.logout_every_session().await;
+    }
+
+    async fn describe(&self) -> String {
+        let accounts = self.accounts.lock().await;
+        accounts
+            .iter()
+            .map(|a| {
+                let open = a.sessions.iter().filter(|s| s.token.is_some()).count();
+                let mut line = format!("{}: {open}/{} sessions", a.registrar, a.sessions.len());
+                if let Some(error) = &a.last_login_error {
+                    line.push_str(&format!(
+                        ", {} refused logins (last: {error})",
+                        a.login_failures
+                    ));
+                }
+                line
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 #[cfg(test)]
@@ -378,6 +594,9 @@ mod tests {
             registrar: "r".into(),
             password: String::new(),
             sessions: vec![session(1), session(2), session(2)],
+            login_failures: 0,
+            next_login_at: None,
+            last_login_error: None,
         };
         assert_eq!(SimRegistry::pick_session(&mut account, now), Some(1));
         account.sessions[1].exists_at = Some(now);

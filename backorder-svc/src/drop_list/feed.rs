@@ -7,6 +7,7 @@ use super::source::{LineParse, SourceLine};
 use crate::clock::SharedClock;
 use crate::domain::drop_list::DropName;
 use crate::store::{SharedStore, StoreError};
+use crate::supervision::{Part, SharedSupervision};
 use backorder_proto::registry::v1 as feed;
 use chrono::{DateTime, Utc};
 use feed::pending_delete_feed_client::PendingDeleteFeedClient;
@@ -182,13 +183,18 @@ pub async fn follow(
     }
 }
 
+/// After a failed round, the next is tried this soon (or at the interval, if sooner).
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
+
 /// The schedule of `serve --registry-url`: a snapshot at start and every `interval`, and the
-/// change stream in between. Failures are logged and retried at the next interval.
+/// change stream in between. A failed round is recorded in `supervision` and retried after
+/// 30 s (or the interval, if shorter).
 pub async fn run_schedule(
     store: SharedStore,
     clock: SharedClock,
     url: String,
     interval: Duration,
+    supervision: SharedSupervision,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
@@ -203,6 +209,14 @@ pub async fn run_schedule(
                 removed = report.removed,
                 bad_lines = report.bad_lines,
                 "drop list imported from the registry feed"
+            );
+            supervision.succeeded(Part::DropListFeed).await;
+            supervision.set_detail(
+                Part::DropListFeed,
+                format!(
+                    "last snapshot: {} new, {} updated, {} removed, {} bad lines; following changes from {sequence}",
+                    report.inserted, report.updated, report.removed, report.bad_lines
+                ),
             );
             follow(
                 &store,
@@ -222,8 +236,11 @@ pub async fn run_schedule(
             None => return,
             Some(Err(error)) => {
                 tracing::warn!(%error, "drop-list feed import failed; retrying later");
+                supervision
+                    .failed(Part::DropListFeed, error.to_string())
+                    .await;
                 tokio::select! {
-                    () = tokio::time::sleep(interval) => {}
+                    () = tokio::time::sleep(interval.min(RETRY_AFTER_FAILURE)) => {}
                     _ = shutdown.changed() => return,
                 }
             }

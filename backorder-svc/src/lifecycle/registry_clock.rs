@@ -2,12 +2,13 @@
 //! clock-watch stream. On every tick it sets its manual clock to the tick's virtual time, runs
 //! a scheduler pass and then a catcher step (if a catcher runs), and acknowledges the tick,
 //! so the simulator moves on only after this service has acted at that instant: our creates
-//! arrive at the tick's virtual time.
+//! arrive at the tick's virtual time. A dropped stream is joined again (see `follow`).
 
 use super::scheduler;
-use crate::catcher::{Catcher, runner};
+use crate::catcher::Catcher;
 use crate::clock::{ManualClock, SharedClock};
 use crate::store::SharedStore;
+use crate::supervision::{Part, SharedSupervision};
 use backorder_proto::registry::v1 as registry;
 use chrono::{DateTime, Utc};
 use registry::sim_control_client::SimControlClient;
@@ -38,18 +39,69 @@ pub async fn registry_now(url: &str) -> anyhow::Result<DateTime<Utc>> {
     time_of(clock.now.as_ref())
 }
 
-/// Follows the clock until the stream ends or `shutdown` resolves. `joined` is told once the
-/// first tick is acknowledged: from then on every advance of the simulator waits for us.
-/// `catcher` steps on every tick, right after the scheduler pass.
+/// Longest pause between attempts to re-join the registry's clock.
+const REJOIN_PAUSE_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Follows the registry's clock until `shutdown` resolves. When the stream drops (a pause
+/// longer than the simulator's ack timeout, a simulator restart, the network) it joins
+/// again, 100 ms after the first failure and doubling to 5 s, and catches up: the first tick
+/// carries the registry's time, and the scheduler pass at that tick handles everything that
+/// came due meanwhile. `joined` is told once the first tick is acknowledged: from then on
+/// every advance of the simulator waits for us. `catcher` steps on every tick, right after
+/// the scheduler pass. Every failure is recorded in `supervision` (part `registry_clock`).
 pub async fn follow(
     url: String,
     store: SharedStore,
     manual: Arc<ManualClock>,
     catcher: Option<Arc<Catcher>>,
     mut joined: Option<tokio::sync::oneshot::Sender<()>>,
+    supervision: SharedSupervision,
     shutdown: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
-    let mut control = connect(&url).await?;
+) {
+    tokio::pin!(shutdown);
+    let mut pause = std::time::Duration::from_millis(100);
+    loop {
+        let stint = follow_stream(
+            &url,
+            &store,
+            &manual,
+            catcher.as_deref(),
+            &mut joined,
+            &supervision,
+        );
+        let ended = tokio::select! {
+            _ = &mut shutdown => return,
+            ended = stint => ended,
+        };
+        let error = match ended {
+            Ok(acked) if acked > 0 => {
+                pause = std::time::Duration::from_millis(100);
+                "the registry closed its clock stream".to_string()
+            }
+            Ok(_) => "the registry closed its clock stream before the first tick".to_string(),
+            Err(error) => format!("{error:#}"),
+        };
+        tracing::warn!(%error, retry_in = ?pause, "lost the registry clock; joining again");
+        supervision.failed(Part::RegistryClock, error).await;
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(REJOIN_PAUSE_MAX);
+    }
+}
+
+/// One subscription to the clock stream; returns the ticks acknowledged when the stream
+/// ends (an error when it breaks).
+async fn follow_stream(
+    url: &str,
+    store: &SharedStore,
+    manual: &Arc<ManualClock>,
+    catcher: Option<&Catcher>,
+    joined: &mut Option<tokio::sync::oneshot::Sender<()>>,
+    supervision: &SharedSupervision,
+) -> anyhow::Result<u64> {
+    let mut control = connect(url).await?;
     let mut ticks = control
         .watch_clock(registry::WatchClockRequest {
             participant: PARTICIPANT.to_string(),
@@ -57,30 +109,27 @@ pub async fn follow(
         .await?
         .into_inner();
     let clock: SharedClock = manual.clone();
-    tokio::pin!(shutdown);
-    loop {
-        let tick = tokio::select! {
-            _ = &mut shutdown => return Ok(()),
-            tick = ticks.message() => tick?,
-        };
-        let Some(tick) = tick else {
-            tracing::info!("the registry closed its clock stream");
-            return Ok(());
-        };
+    let mut acked = 0u64;
+    let mut behind_reported = false;
+    while let Some(tick) = ticks.message().await? {
         let now = time_of(tick.now.as_ref())?;
-        // A tick never goes back; if it did, the registry was reset: keep our time.
-        if let Err(error) = manual.set(now) {
-            tracing::warn!(%error, "registry tick is behind our clock; not moving it");
-        }
-        match scheduler::run_pass(&store, &clock).await {
-            Ok(report) if report != scheduler::PassReport::default() => {
-                tracing::info!(?report, tick = tick.tick, "scheduler pass at registry tick");
+        // Our clock never goes back (every recorded time would lie); a registry that is
+        // behind (it restarted its scenario) is waited for, and said so once.
+        match manual.set(now) {
+            Ok(_) => behind_reported = false,
+            Err(error) if !behind_reported => {
+                behind_reported = true;
+                tracing::warn!(%error, "the registry's clock is behind ours; our time stands until it catches up");
+                supervision.set_detail(
+                    Part::RegistryClock,
+                    format!("the registry's clock ({now}) is behind ours; waiting for it"),
+                );
             }
-            Ok(_) => {}
-            Err(error) => tracing::error!(%error, "scheduler pass failed at a registry tick"),
+            Err(_) => {}
         }
-        if let Some(catcher) = &catcher {
-            runner::log_step(catcher.step(clock.now()).await);
+        scheduler::run_supervised_pass(store, &clock, supervision).await;
+        if let Some(catcher) = catcher {
+            catcher.supervised_step(clock.now(), supervision).await;
         }
         control
             .ack_tick(registry::AckTickRequest {
@@ -88,8 +137,17 @@ pub async fn follow(
                 tick: tick.tick,
             })
             .await?;
+        acked += 1;
+        if !behind_reported {
+            supervision.set_detail(
+                Part::RegistryClock,
+                format!("following {url}: tick {} at {now}", tick.tick),
+            );
+        }
+        supervision.succeeded(Part::RegistryClock).await;
         if let Some(joined) = joined.take() {
             let _ = joined.send(());
         }
     }
+    Ok(acked)
 }

@@ -12,6 +12,7 @@ use crate::store::SharedStore;
 use crate::store::auctions::AuctionStep;
 use crate::store::catching::{Allocated, CatchOutcome, CatchReport};
 use crate::store::orders::{OrderError, StepOutcome};
+use crate::supervision::{Part, SharedSupervision};
 use std::time::Duration;
 
 /// What one pass did.
@@ -134,25 +135,38 @@ async fn advance_auctions(
     Ok(())
 }
 
-/// Runs a pass every `interval` until `shutdown` resolves (system-clock mode).
+/// Runs a pass every `interval` until `shutdown` resolves (system-clock mode). A pass that
+/// fails or panics is recorded in `supervision` and the next one runs on time.
 pub async fn run_every(
     store: SharedStore,
     clock: SharedClock,
     interval: Duration,
+    supervision: SharedSupervision,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
     let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = &mut shutdown => return,
-            _ = ticker.tick() => {
-                match run_pass(&store, &clock).await {
-                    Ok(report) if report != PassReport::default() => tracing::info!(?report, "scheduler pass"),
-                    Ok(_) => {}
-                    Err(error) => tracing::error!(%error, "scheduler pass failed; retrying next tick"),
-                }
-            }
+            _ = ticker.tick() => run_supervised_pass(&store, &clock, &supervision).await,
         }
+    }
+}
+
+/// One pass under supervision, with a log line when it did something.
+pub async fn run_supervised_pass(
+    store: &SharedStore,
+    clock: &SharedClock,
+    supervision: &SharedSupervision,
+) {
+    let pass = supervision
+        .step(Part::Scheduler, run_pass(store, clock))
+        .await;
+    if let Some(report) = pass
+        && report != PassReport::default()
+    {
+        tracing::info!(?report, "scheduler pass");
     }
 }

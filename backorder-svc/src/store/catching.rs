@@ -22,6 +22,61 @@ pub struct CatchTarget {
     pub extensions: BTreeMap<String, String>,
     /// Only lite post-drop orders ("daily deals") want it: the release may already be past.
     pub daily_deals_only: bool,
+    /// The creates written ahead for this drop so far (a restarted catcher resumes from them).
+    pub attempts: AttemptHistory,
+}
+
+/// What `catch_attempts` holds for one drop.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttemptHistory {
+    /// Creates that were sent, or may have been (our limiter's `NOT_SENT` excluded).
+    pub sent: u32,
+    pub first_sent_at: Option<DateTime<Utc>>,
+    /// Creates without a recorded answer: one of them may have won. The drop is decided only
+    /// after the registry has been asked who holds the name.
+    pub unanswered: u32,
+}
+
+/// The answer recorded for a written-ahead create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptAnswer {
+    Won,
+    Exists,
+    RateLimited,
+    Refused,
+    /// Our own limiter stopped it: nothing left for the registry.
+    NotSent,
+    /// The answer was lost; the registry's Info (or the drop's result) settled it.
+    Reconciled,
+}
+
+impl AttemptAnswer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Won => "WON",
+            Self::Exists => "EXISTS",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::Refused => "REFUSED",
+            Self::NotSent => "NOT_SENT",
+            Self::Reconciled => "RECONCILED",
+        }
+    }
+}
+
+/// A create about to leave for the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptIntent {
+    pub domain: String,
+    pub drop_time: DateTime<Utc>,
+    pub registrar: String,
+}
+
+/// A registry session the catcher holds (`registry_sessions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldSession {
+    pub registrar: String,
+    pub slot: u32,
+    pub token: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +146,9 @@ pub enum Allocated {
     /// Caught, but no valid order was left (all cancelled or moved meanwhile): the
     /// platform's registrar keeps the name.
     Unallocated,
+    /// Not recorded: creates of this drop still wait for an answer (one may have won), so
+    /// only `CAUGHT` may be recorded until the catcher has asked the registry.
+    Unresolved { unanswered: u32 },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -115,4 +173,37 @@ pub trait CatchStore {
     ) -> Result<Allocated, OrderError>;
     /// Recorded results, newest decision first.
     async fn list_catches(&self, filter: CatchFilter) -> StoreResult<(Vec<CatchRecord>, i64)>;
+    /// Writes the creates of one step ahead, in one transaction, before any is sent. `None`
+    /// for a drop whose result is already recorded (by another replica or the scheduler):
+    /// that create must not go out.
+    async fn write_attempts_ahead(
+        &self,
+        intents: &[AttemptIntent],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Option<i64>>>;
+    /// Records the registry's answers to written-ahead creates.
+    async fn answer_attempts(
+        &self,
+        answers: &[(i64, AttemptAnswer)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Settles every unanswered create of a drop once the registry said who holds the name.
+    async fn reconcile_attempts(
+        &self,
+        domain: &str,
+        drop_time: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u32>;
+    /// Drops with unanswered creates (for status reports).
+    async fn unresolved_drops(&self) -> StoreResult<i64>;
+    /// The registry sessions held when the catcher last ran.
+    async fn held_sessions(&self) -> StoreResult<Vec<HeldSession>>;
+    /// Remembers (`Some`) or forgets (`None`) the session in a registrar's slot.
+    async fn hold_session(
+        &self,
+        registrar: &str,
+        slot: u32,
+        token: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
 }

@@ -6,8 +6,47 @@
 mod catching_sql {
     use super::*;
     use crate::store::catching::{
-        Allocated, CatchFilter, CatchOutcome, CatchRecord, CatchReport, CatchStore, CatchTarget,
+        Allocated, AttemptAnswer, AttemptHistory, AttemptIntent, CatchFilter, CatchOutcome,
+        CatchRecord, CatchReport, CatchStore, CatchTarget, HeldSession,
     };
+
+    /// Locks the drop's list row for the rest of the transaction (a no-op on SQLite, whose
+    /// writers are serialized by `BEGIN IMMEDIATE`). See `DROP_LOCK`.
+    async fn lock_drop(tx: &mut Tx, domain: &str) -> StoreResult<()> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT domain FROM drop_list WHERE domain = $1{DROP_LOCK}"
+        )))
+        .bind(domain)
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn drop_is_recorded(tx: &mut Tx, domain: &str, drop_time: i64) -> StoreResult<bool> {
+        Ok(sqlx::query("SELECT 1 FROM catches WHERE domain = $1 AND drop_time = $2")
+            .bind(domain)
+            .bind(drop_time)
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some())
+    }
+
+    async fn unanswered_attempts(tx: &mut Tx, domain: &str, drop_time: i64) -> StoreResult<i64> {
+        Ok(sqlx::query(
+            "SELECT COUNT(*) AS n FROM catch_attempts \
+             WHERE domain = $1 AND drop_time = $2 AND answer IS NULL",
+        )
+        .bind(domain)
+        .bind(drop_time)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("n")?)
+    }
+
+    fn count_of(row: &DbRow, column: &str) -> StoreResult<u32> {
+        let n: i64 = row.try_get(column)?;
+        u32::try_from(n).map_err(|_| corrupt(format!("{column} {n}")))
+    }
 
     fn record_from_row(row: &DbRow) -> StoreResult<CatchRecord> {
         let outcome: String = row.try_get("outcome")?;
@@ -51,8 +90,18 @@ mod catching_sql {
         async fn catch_targets(&self, _now: DateTime<Utc>) -> StoreResult<Vec<CatchTarget>> {
             // Every valid order of every drop without a result, earliest order first within a
             // domain: the first row of a domain names its catalog entry and extensions.
+            // The attempts written ahead come along, so a restarted catcher resumes each drop
+            // where it stopped (and asks the registry first where an answer is missing).
             let rows = sqlx::query(
-                "SELECT b.domain, b.tld, b.extensions, b.post_drop, dl.drop_time, dl.drop_window_end \
+                "SELECT b.domain, b.tld, b.extensions, b.post_drop, dl.drop_time, dl.drop_window_end, \
+                 (SELECT COUNT(*) FROM catch_attempts a WHERE a.domain = b.domain \
+                     AND a.drop_time = dl.drop_time \
+                     AND (a.answer IS NULL OR a.answer <> 'NOT_SENT')) AS sent, \
+                 (SELECT MIN(a.sent_at) FROM catch_attempts a WHERE a.domain = b.domain \
+                     AND a.drop_time = dl.drop_time \
+                     AND (a.answer IS NULL OR a.answer <> 'NOT_SENT')) AS first_sent_at, \
+                 (SELECT COUNT(*) FROM catch_attempts a WHERE a.domain = b.domain \
+                     AND a.drop_time = dl.drop_time AND a.answer IS NULL) AS unanswered \
                  FROM backorders b JOIN drop_list dl ON dl.domain = b.domain \
                  WHERE b.status = 'PROCESSING' AND dl.removed_at IS NULL \
                  AND NOT EXISTS (SELECT 1 FROM catches c \
@@ -80,6 +129,13 @@ mod catching_sql {
                         .map(from_micros),
                     extensions: extensions_of(&row.try_get::<String, _>("extensions")?),
                     daily_deals_only: post_drop,
+                    attempts: AttemptHistory {
+                        sent: count_of(row, "sent")?,
+                        first_sent_at: row
+                            .try_get::<Option<i64>, _>("first_sent_at")?
+                            .map(from_micros),
+                        unanswered: count_of(row, "unanswered")?,
+                    },
                 });
             }
             Ok(targets)
@@ -104,6 +160,19 @@ mod catching_sql {
                 CatchOutcome::NotCaught | CatchOutcome::NotDropped => (None, None, None),
             };
             let mut tx = self.begin_write().await?;
+            lock_drop(&mut tx, &report.domain).await?;
+            let drop_time = to_micros(report.drop_time);
+            // A create without an answer may have won: only the catcher, after asking the
+            // registry, may decide such a drop otherwise than CAUGHT.
+            let unanswered = unanswered_attempts(&mut tx, &report.domain, drop_time).await?;
+            if unanswered > 0 && !matches!(report.outcome, CatchOutcome::Caught { .. }) {
+                if drop_is_recorded(&mut tx, &report.domain, drop_time).await? {
+                    return Ok(Allocated::AlreadyRecorded);
+                }
+                return Ok(Allocated::Unresolved {
+                    unanswered: u32::try_from(unanswered).unwrap_or(u32::MAX),
+                });
+            }
             let inserted = sqlx::query(
                 "INSERT INTO catches (domain, drop_time, outcome, registrar, auth_code, attempts, \
                  first_attempt_at, release_seen_at, created_at_registry, decided_at) \
@@ -111,7 +180,7 @@ mod catching_sql {
                  ON CONFLICT (domain, drop_time) DO NOTHING RETURNING id",
             )
             .bind(&report.domain)
-            .bind(to_micros(report.drop_time))
+            .bind(drop_time)
             .bind(report.outcome.as_str())
             .bind(registrar)
             .bind(auth_code)
@@ -125,6 +194,16 @@ mod catching_sql {
             let Some(row) = inserted else {
                 return Ok(Allocated::AlreadyRecorded);
             };
+            // The result answers every create still open (the winning one included).
+            sqlx::query(
+                "UPDATE catch_attempts SET answer = 'RECONCILED', answered_at = $3 \
+                 WHERE domain = $1 AND drop_time = $2 AND answer IS NULL",
+            )
+            .bind(&report.domain)
+            .bind(drop_time)
+            .bind(to_micros(now))
+            .execute(&mut *tx)
+            .await?;
             let recorded = RecordedCatch {
                 id: row.try_get("id")?,
                 domain: report.domain,
@@ -169,6 +248,140 @@ mod catching_sql {
                     .collect::<StoreResult<_>>()?,
                 total,
             ))
+        }
+
+        async fn write_attempts_ahead(
+            &self,
+            intents: &[AttemptIntent],
+            now: DateTime<Utc>,
+        ) -> StoreResult<Vec<Option<i64>>> {
+            if intents.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut tx = self.begin_write().await?;
+            let mut ids = Vec::with_capacity(intents.len());
+            for intent in intents {
+                lock_drop(&mut tx, &intent.domain).await?;
+                let drop_time = to_micros(intent.drop_time);
+                if drop_is_recorded(&mut tx, &intent.domain, drop_time).await? {
+                    ids.push(None);
+                    continue;
+                }
+                let row = sqlx::query(
+                    "INSERT INTO catch_attempts (domain, drop_time, registrar, sent_at) \
+                     VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(&intent.domain)
+                .bind(drop_time)
+                .bind(&intent.registrar)
+                .bind(to_micros(now))
+                .fetch_one(&mut *tx)
+                .await?;
+                ids.push(Some(row.try_get("id")?));
+            }
+            tx.commit().await?;
+            Ok(ids)
+        }
+
+        async fn answer_attempts(
+            &self,
+            answers: &[(i64, AttemptAnswer)],
+            now: DateTime<Utc>,
+        ) -> StoreResult<()> {
+            if answers.is_empty() {
+                return Ok(());
+            }
+            let mut tx = self.begin_write().await?;
+            for (id, answer) in answers {
+                // Only an open attempt takes an answer: a result recorded meanwhile settled it.
+                sqlx::query(
+                    "UPDATE catch_attempts SET answer = $2, answered_at = $3 \
+                     WHERE id = $1 AND answer IS NULL",
+                )
+                .bind(id)
+                .bind(answer.as_str())
+                .bind(to_micros(now))
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn reconcile_attempts(
+            &self,
+            domain: &str,
+            drop_time: DateTime<Utc>,
+            now: DateTime<Utc>,
+        ) -> StoreResult<u32> {
+            let settled = sqlx::query(
+                "UPDATE catch_attempts SET answer = 'RECONCILED', answered_at = $3 \
+                 WHERE domain = $1 AND drop_time = $2 AND answer IS NULL",
+            )
+            .bind(domain)
+            .bind(to_micros(drop_time))
+            .bind(to_micros(now))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            Ok(u32::try_from(settled).unwrap_or(u32::MAX))
+        }
+
+        async fn unresolved_drops(&self) -> StoreResult<i64> {
+            Ok(sqlx::query(
+                "SELECT COUNT(*) AS n FROM (SELECT DISTINCT domain, drop_time \
+                 FROM catch_attempts WHERE answer IS NULL) open_drops",
+            )
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
+        }
+
+        async fn held_sessions(&self) -> StoreResult<Vec<HeldSession>> {
+            let rows = sqlx::query(
+                "SELECT registrar, slot, token FROM registry_sessions ORDER BY registrar, slot",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    let slot: i32 = row.try_get("slot")?;
+                    Ok(HeldSession {
+                        registrar: row.try_get("registrar")?,
+                        slot: u32::try_from(slot)
+                            .map_err(|_| corrupt(format!("session slot {slot}")))?,
+                        token: row.try_get("token")?,
+                    })
+                })
+                .collect()
+        }
+
+        async fn hold_session(
+            &self,
+            registrar: &str,
+            slot: u32,
+            token: Option<&str>,
+            now: DateTime<Utc>,
+        ) -> StoreResult<()> {
+            let slot = i32::try_from(slot).map_err(|_| corrupt(format!("session slot {slot}")))?;
+            let query = match token {
+                Some(token) => sqlx::query(
+                    "INSERT INTO registry_sessions (registrar, slot, token, opened_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (registrar, slot) \
+                     DO UPDATE SET token = excluded.token, opened_at = excluded.opened_at",
+                )
+                .bind(registrar)
+                .bind(slot)
+                .bind(token)
+                .bind(to_micros(now)),
+                None => sqlx::query(
+                    "DELETE FROM registry_sessions WHERE registrar = $1 AND slot = $2",
+                )
+                .bind(registrar)
+                .bind(slot),
+            };
+            query.execute(&self.pool).await?;
+            Ok(())
         }
     }
 }

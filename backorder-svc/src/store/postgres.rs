@@ -12,6 +12,9 @@ const ORDER_LOCK: &str = " FOR UPDATE OF b";
 const ACCOUNT_LOCK: &str = " FOR UPDATE OF l";
 const ORDER_LOCK_SKIP: &str = " FOR UPDATE OF b SKIP LOCKED";
 const AUCTION_LOCK: &str = " FOR UPDATE";
+/// A drop's list row: taken by the catcher writing a create ahead and by whoever records the
+/// drop's result, so a result never slips in beside a create that is about to leave.
+const DROP_LOCK: &str = " FOR UPDATE";
 
 type Db = sqlx::Postgres;
 const BACKEND: Backend = Backend::Postgres;

@@ -16,6 +16,7 @@ const ORDER_LOCK: &str = "";
 const ACCOUNT_LOCK: &str = "";
 const ORDER_LOCK_SKIP: &str = "";
 const AUCTION_LOCK: &str = "";
+const DROP_LOCK: &str = "";
 
 type Db = sqlx::Sqlite;
 const BACKEND: Backend = Backend::Sqlite;
