@@ -31,6 +31,7 @@ enum Command {
         /// manual, system or accelerated:FACTOR.
         #[arg(long, env = "REGISTRY_SIM_CLOCK", default_value = "manual")]
         clock: ClockMode,
+        /// Address (host:port) to serve gRPC on; port 0 picks a free port.
         #[arg(long, env = "REGISTRY_SIM_LISTEN", default_value = "127.0.0.1:50052")]
         listen: SocketAddr,
         /// Seconds an advance waits for a participant's tick acknowledgement.
@@ -39,6 +40,7 @@ enum Command {
     },
     /// Validate a scenario file and print a summary.
     Check {
+        /// Scenario file, or a shipped scenario's name (smoke, com-day, cctld-mix).
         #[arg(long)]
         scenario: String,
     },

@@ -110,6 +110,9 @@ pub struct RegistrarConfig {
     pub creates_per_second: u32,
     /// The catcher this account belongs to in the race log.
     pub catcher: String,
+    /// A session unused for longer than this is closed by the registry (`None`: never).
+    /// The scenario's `limits.session_idle_timeout` unless the registrar overrides it.
+    pub session_idle_timeout: Option<Duration>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -119,6 +122,8 @@ pub struct Scenario {
     pub start: DateTime<Utc>,
     /// Session penalty after a create on a name that still exists.
     pub exists_penalty: Duration,
+    /// Default idle timeout of registrar sessions (`None`: sessions never expire).
+    pub session_idle_timeout: Option<Duration>,
     pub tlds: Vec<TldConfig>,
     pub population: Population,
     pub registrars: Vec<RegistrarConfig>,
@@ -127,6 +132,9 @@ pub struct Scenario {
 
 /// The default sponsor when a scenario names none: an account nobody can log in to.
 pub const FORMER_REGISTRAR: &str = "former-registrar";
+
+/// The default `limits.session_idle_timeout`, as on common EPP servers.
+pub const DEFAULT_SESSION_IDLE_TIMEOUT: Duration = Duration::seconds(600);
 
 impl Scenario {
     /// `spec` is a path or the name of a shipped scenario (`smoke`).
@@ -196,6 +204,7 @@ struct RawScenario {
 #[serde(deny_unknown_fields)]
 struct RawLimits {
     exists_penalty: Option<SimDuration>,
+    session_idle_timeout: Option<Spanned<SimDuration>>,
 }
 
 #[derive(Deserialize)]
@@ -258,6 +267,7 @@ struct RawRegistrar {
     sessions: Spanned<u32>,
     creates_per_second: Spanned<u32>,
     catcher: Option<String>,
+    session_idle_timeout: Option<Spanned<SimDuration>>,
 }
 
 #[derive(Deserialize)]
@@ -349,6 +359,26 @@ impl Validator<'_> {
         }
     }
 
+    /// An idle timeout: `0s` means sessions never expire, anything else is at least a second
+    /// (EPP servers count idle time in seconds).
+    fn idle_timeout(&self, value: &Spanned<SimDuration>, field: &str) -> Result2<Option<Duration>> {
+        let timeout = value.get_ref().get();
+        if timeout == Duration::zero() {
+            Ok(None)
+        } else if timeout < Duration::seconds(1) {
+            Err(self.error(
+                value.span(),
+                field,
+                format!(
+                    "must be 0s (sessions never expire) or at least 1s, got {}",
+                    value.get_ref()
+                ),
+            ))
+        } else {
+            Ok(Some(timeout))
+        }
+    }
+
     fn required<T>(
         &self,
         value: Option<T>,
@@ -384,6 +414,10 @@ impl Validator<'_> {
             }
             tlds.push(tld);
         }
+        let session_idle_timeout = match &raw.limits.session_idle_timeout {
+            Some(value) => self.idle_timeout(value, "limits.session_idle_timeout")?,
+            None => Some(DEFAULT_SESSION_IDLE_TIMEOUT),
+        };
         let mut registrars: Vec<RegistrarConfig> = Vec::new();
         let mut ids = HashSet::new();
         for (i, r) in raw.registrars.into_iter().enumerate() {
@@ -410,12 +444,19 @@ impl Validator<'_> {
                     "must be at least 1",
                 ));
             }
+            let idle = match &r.session_idle_timeout {
+                Some(value) => {
+                    self.idle_timeout(value, &format!("registrars[{i}].session_idle_timeout"))?
+                }
+                None => session_idle_timeout,
+            };
             registrars.push(RegistrarConfig {
                 id,
                 password: r.password,
                 sessions: *r.sessions.get_ref(),
                 creates_per_second: *r.creates_per_second.get_ref(),
                 catcher: r.catcher.unwrap_or_else(|| "ours".into()),
+                session_idle_timeout: idle,
             });
         }
         let tld_names: Vec<String> = tlds.iter().map(|t| t.name.clone()).collect();
@@ -444,6 +485,7 @@ impl Validator<'_> {
             seed: raw.seed,
             start,
             exists_penalty,
+            session_idle_timeout,
             tlds,
             population,
             registrars,
@@ -847,6 +889,10 @@ mod tests {
             ["uk", "co.uk", "org.uk", "me.uk"]
         );
         assert_eq!(Scenario::load("com-day").unwrap().tlds[0].names, 80_000);
+        let idle = |name: &str| Scenario::load(name).unwrap().session_idle_timeout;
+        assert_eq!(idle("smoke"), Some(Duration::seconds(120)));
+        assert_eq!(idle("com-day"), Some(Duration::seconds(600)));
+        assert_eq!(idle("cctld-mix"), Some(Duration::seconds(600)));
     }
 
     const GOOD: &str = r#"
@@ -874,6 +920,41 @@ schedule = { kind = "daily-batch", at = "19:00:00", spread = "10m" }
         );
         assert_eq!(com.policy, Policy::Fcfs);
         assert_eq!(s.population.sponsors, [FORMER_REGISTRAR]);
+        assert_eq!(s.session_idle_timeout, Some(Duration::seconds(600)));
+    }
+
+    #[test]
+    fn session_idle_timeouts_are_validated_with_their_line() {
+        const REGISTRAR: &str = "\n[[registrars]]\nid = \"r\"\npassword = \"p\"\nsessions = 1\ncreates_per_second = 1\n";
+        let with_limits = |value: &str| {
+            format!("{GOOD}\n[limits]\nsession_idle_timeout = \"{value}\"\n{REGISTRAR}")
+        };
+        let s = Scenario::parse(&with_limits("0s"), "good.toml").unwrap();
+        assert_eq!(s.session_idle_timeout, None, "0s: sessions never expire");
+        assert_eq!(s.registrars[0].session_idle_timeout, None);
+        let s = Scenario::parse(&with_limits("2m"), "good.toml").unwrap();
+        assert_eq!(
+            s.registrars[0].session_idle_timeout,
+            Some(Duration::seconds(120))
+        );
+
+        let e = refuse(&with_limits("500ms"));
+        assert_eq!(
+            (e.line, e.field.as_deref()),
+            (12, Some("limits.session_idle_timeout"))
+        );
+        assert!(e.reason.contains("at least 1s, got 500ms"), "{e}");
+        assert!(e.to_string().starts_with("bad.toml:12:"), "{e}");
+        let e = refuse(&with_limits("a while"));
+        assert_eq!(e.line, 12, "{e}");
+        assert!(e.reason.contains("invalid duration"), "{e}");
+
+        let own = format!("{GOOD}{REGISTRAR}session_idle_timeout = \"10ms\"\n");
+        let e = refuse(&own);
+        assert_eq!(
+            (e.line, e.field.as_deref()),
+            (16, Some("registrars[0].session_idle_timeout"))
+        );
     }
 
     #[test]

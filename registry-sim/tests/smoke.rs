@@ -1,6 +1,7 @@
 //! Drives the shipped `smoke` scenario over gRPC on real TCP with a small test catcher: RGP
 //! transitions, what the list reveals, release times per schedule, registrar limits, race
-//! arbitration against the rivals, and byte-identical statistics for identical runs.
+//! arbitration against the rivals, byte-identical statistics for identical runs, and
+//! sessions that expire when idle (`smoke`: 120 s).
 
 mod common;
 
@@ -58,6 +59,27 @@ async fn login(registrar: &mut Registrar, id: &str, password: &str) -> (ResultCo
     (code(&r.result), r.session_id)
 }
 
+/// An empty Check: keeps a session from expiring (smoke closes sessions idle for 120 s).
+async fn keepalive(registrar: &mut Registrar, session: &str) -> (ResultCode, String) {
+    let r = registrar
+        .check(api::CheckRequest {
+            session_id: session.into(),
+            domains: vec![],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let message = r
+        .result
+        .as_ref()
+        .map(|r| r.message.clone())
+        .unwrap_or_default();
+    (code(&r.result), message)
+}
+
+/// The test catcher and the script keep a session alive when it has been idle this long.
+const KEEPALIVE_AFTER: Duration = Duration::seconds(60);
+
 fn create(session: &str, domain: &str) -> api::CreateRequest {
     let mut extensions = HashMap::new();
     if domain.ends_with(".uk") {
@@ -76,7 +98,8 @@ fn create(session: &str, domain: &str) -> api::CreateRequest {
 type CatcherLog = Arc<Mutex<BTreeMap<String, Vec<(ResultCode, DateTime<Utc>)>>>>;
 
 /// A small catcher: on each tick, creates exact-time names at their published second and
-/// polls window names with Check, creating when they show available. Acks every tick.
+/// polls window names with Check, creating when they show available; a session it has not
+/// used for a minute gets an empty Check so it does not expire. Acks every tick.
 async fn catcher(
     sim: &TestSim,
     sessions: [String; 2],
@@ -94,11 +117,20 @@ async fn catcher(
         .into_inner();
     let first = ticks.next().await.unwrap().unwrap();
     let id = first.participant_id.clone();
+    let joined = time(&first.now);
     tokio::spawn(async move {
         let mut pending: Vec<api::PendingDelete> = targets;
         let mut turn = 0usize;
+        let mut last_used = [joined; 2];
         while let Some(Ok(tick)) = ticks.next().await {
             let now = time(&tick.now);
+            for (session, last) in sessions.iter().zip(last_used.iter_mut()) {
+                if now - *last >= KEEPALIVE_AFTER {
+                    let (alive, message) = keepalive(&mut registrar, session).await;
+                    assert_eq!(alive, ResultCode::Ok, "{message}");
+                    *last = now;
+                }
+            }
             let mut still = Vec::new();
             for target in pending.drain(..) {
                 if now < time(&target.drop_time) {
@@ -115,6 +147,7 @@ async fn catcher(
                         .await
                         .unwrap()
                         .into_inner();
+                    last_used[0] = now;
                     let result = &check.results[0];
                     if !result.available {
                         if result.reason == "pendingDelete" {
@@ -129,6 +162,7 @@ async fn catcher(
                     .await
                     .unwrap()
                     .into_inner();
+                last_used[turn % 2] = now;
                 log.lock()
                     .unwrap()
                     .entry(target.domain.clone())
@@ -395,6 +429,10 @@ async fn drive(sim: &TestSim) -> Run {
             })
             .await
             .unwrap();
+        // The sessions used below would expire after two idle minutes.
+        for session in [&probe, &legacy] {
+            assert_eq!(keepalive(&mut registrar, session).await.0, ResultCode::Ok);
+        }
         let added = changes
             .lock()
             .unwrap()
@@ -427,6 +465,14 @@ async fn drive(sim: &TestSim) -> Run {
                 .unwrap()
                 .into_inner();
             assert_eq!(code(&not_sponsor.result), ResultCode::AuthorizationError);
+            assert!(
+                not_sponsor
+                    .result
+                    .unwrap()
+                    .message
+                    .contains("sponsored by another registrar"),
+                "refused for the sponsor, not for the session"
+            );
             let restore = registrar
                 .restore(api::RestoreRequest {
                     session_id: legacy.clone(),
@@ -779,5 +825,91 @@ async fn smoke_drop_day_over_grpc() {
         other.iter().map(|e| &e.domain).collect::<Vec<_>>(),
         run.listed.iter().map(|e| &e.domain).collect::<Vec<_>>()
     );
+    sim.stop().await;
+}
+
+/// Sessions expire after `limits.session_idle_timeout` (120 s in smoke) of virtual time: a
+/// crashed client's sessions come back, a session in use stays, an expired one answers 2201.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sessions_expire_over_grpc() {
+    let sim = TestSim::start("smoke", SimOptions::default()).await;
+    let mut registrar = sim.registrar();
+    let mut control = sim.control();
+    let advance = |by: i64| api::AdvanceClockRequest {
+        by: Some(secs(Duration::seconds(by))),
+    };
+
+    // A client takes both sessions of ours-1 and crashes without logging out.
+    let (_, crashed1) = login(&mut registrar, "ours-1", "ours-secret").await;
+    let (_, crashed2) = login(&mut registrar, "ours-1", "ours-secret").await;
+    assert_eq!(
+        login(&mut registrar, "ours-1", "ours-secret").await.0,
+        ResultCode::SessionLimitExceeded
+    );
+    control.advance_clock(advance(120)).await.unwrap();
+    assert_eq!(
+        login(&mut registrar, "ours-1", "ours-secret").await.0,
+        ResultCode::SessionLimitExceeded,
+        "idle for exactly the timeout: still held"
+    );
+    control.advance_clock(advance(1)).await.unwrap();
+
+    // Restarted, it gets both sessions back.
+    let (ok_a, a) = login(&mut registrar, "ours-1", "ours-secret").await;
+    let (ok_b, b) = login(&mut registrar, "ours-1", "ours-secret").await;
+    assert_eq!((ok_a, ok_b), (ResultCode::Ok, ResultCode::Ok));
+    assert_eq!(
+        login(&mut registrar, "ours-1", "ours-secret").await.0,
+        ResultCode::SessionLimitExceeded
+    );
+    let stale = registrar
+        .create(create(&crashed1, "zz-after-crash.com"))
+        .await
+        .unwrap()
+        .into_inner();
+    let stale = stale.result.unwrap();
+    assert_eq!(stale.code, ResultCode::AuthorizationError as i32);
+    assert!(
+        stale.message.contains("session expired"),
+        "{}",
+        stale.message
+    );
+
+    // a is used every 100 s and stays; b idles and expires; its slot is free for a login.
+    for _ in 0..3 {
+        control.advance_clock(advance(100)).await.unwrap();
+        assert_eq!(keepalive(&mut registrar, &a).await.0, ResultCode::Ok);
+    }
+    let (expired, message) = keepalive(&mut registrar, &b).await;
+    assert_eq!(expired, ResultCode::AuthorizationError);
+    assert!(
+        message.contains("session expired: idle for more than 120s"),
+        "{message}"
+    );
+    let (ok_c, c) = login(&mut registrar, "ours-1", "ours-secret").await;
+    assert_eq!(ok_c, ResultCode::Ok, "b's slot is free");
+    let created = registrar
+        .create(create(&c, "zz-after-crash.com"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(code(&created.result), ResultCode::Ok);
+
+    // Logout still frees a session at once; an expired session's logout answers 2201.
+    let logout = |session: &str| api::LogoutRequest {
+        session_id: session.into(),
+    };
+    let out = registrar.logout(logout(&a)).await.unwrap().into_inner();
+    assert_eq!(code(&out.result), ResultCode::Ok);
+    assert_eq!(
+        login(&mut registrar, "ours-1", "ours-secret").await.0,
+        ResultCode::Ok
+    );
+    let out = registrar
+        .logout(logout(&crashed2))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(code(&out.result), ResultCode::AuthorizationError);
     sim.stop().await;
 }

@@ -1,7 +1,7 @@
 //! Builds a world from a scenario and a seed: generates the population, plans every drop and
 //! puts the lifecycle events on the agenda.
 
-use super::{Domain, DropPlan, Registrar, Session, World};
+use super::{Domain, DropPlan, Registrar, Session, SessionState, World};
 use crate::events::{Agenda, Event};
 use crate::feed::Feed;
 use crate::lifecycle::State;
@@ -85,6 +85,7 @@ impl World {
                 creates_per_second: r.creates_per_second,
                 catcher: r.catcher.clone(),
                 open_sessions: 0,
+                idle_timeout: r.session_idle_timeout,
                 last_create: HashMap::new(),
             });
         }
@@ -98,6 +99,9 @@ impl World {
                     creates_per_second: rival.creates_per_second,
                     catcher: rival.name.clone(),
                     open_sessions: rival.sessions_per_accreditation,
+                    // Rivals' sessions live for the whole run: they act only through
+                    // `create_as`, and their races must not depend on idle time.
+                    idle_timeout: None,
                     last_create: HashMap::new(),
                 });
                 for _ in 0..rival.sessions_per_accreditation {
@@ -105,7 +109,8 @@ impl World {
                     self.sessions.push(Session {
                         registrar,
                         rate: SessionRate::default(),
-                        open: true,
+                        state: SessionState::Open,
+                        last_used: self.start,
                     });
                 }
             }

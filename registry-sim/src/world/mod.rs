@@ -54,7 +54,11 @@ struct Registrar {
     max_sessions: u32,
     creates_per_second: u32,
     catcher: String,
+    /// Sessions counted against `max_sessions`. A session past its idle timeout still counts
+    /// until the registry notices (at this registrar's next login or at its next use).
     open_sessions: u32,
+    /// A session unused for longer than this is closed (`None`: never, as for rivals).
+    idle_timeout: Option<Duration>,
     /// Last create per TLD index, for TLDs with a per-registrar create interval.
     last_create: HashMap<usize, DateTime<Utc>>,
 }
@@ -63,7 +67,17 @@ struct Registrar {
 struct Session {
     registrar: usize,
     rate: SessionRate,
-    open: bool,
+    state: SessionState,
+    /// The last command on the session (its login at first), in virtual time.
+    last_used: DateTime<Utc>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SessionState {
+    Open,
+    LoggedOut,
+    /// Closed by the registry after its registrar's idle timeout.
+    Expired,
 }
 
 /// Counters for the status and statistics calls.

@@ -2,7 +2,8 @@
 //! and rival creates go through the same `create_as`, so both face the same rules.
 
 use super::build::auth_code;
-use super::{Domain, Session, World, add_years, refused};
+use super::{Domain, Session, SessionState, World, add_years, refused};
+use crate::duration::SimDuration;
 use crate::epp::{Code, Outcome};
 use crate::lifecycle::State;
 use crate::limits::SessionRate;
@@ -56,13 +57,15 @@ impl World {
                 format!("unknown registrar `{registrar_id}` or wrong password"),
             ));
         };
-        let registrar = &mut self.registrars[r];
-        if registrar.password.as_deref() != Some(password) {
+        if self.registrars[r].password.as_deref() != Some(password) {
             return Err(refused(
                 Code::AuthorizationError,
                 format!("unknown registrar `{registrar_id}` or wrong password"),
             ));
         }
+        // Sessions left idle past the timeout (a crashed client's) give their slots back.
+        self.expire_idle_sessions(r);
+        let registrar = &mut self.registrars[r];
         if registrar.open_sessions >= registrar.max_sessions {
             return Err(refused(
                 Code::SessionLimitExceeded,
@@ -83,34 +86,98 @@ impl World {
         self.sessions.push(Session {
             registrar: r,
             rate: SessionRate::default(),
-            open: true,
+            state: SessionState::Open,
+            last_used: self.now,
         });
         Ok(token)
     }
 
+    /// Ends a session. An expired session answers 2201 "session expired" like any other
+    /// command on it; its token is forgotten either way.
     pub fn logout(&mut self, token: &str) -> Outcome {
-        match self.session_tokens.remove(token) {
-            Some(s) => {
-                self.sessions[s].open = false;
-                let registrar = &mut self.registrars[self.sessions[s].registrar];
-                registrar.open_sessions = registrar.open_sessions.saturating_sub(1);
+        let outcome = match self.session(token) {
+            Ok(s) => {
+                self.close(s, SessionState::LoggedOut);
                 Outcome::ok()
             }
-            None => refused(Code::AuthorizationError, "unknown session"),
+            Err(outcome) => outcome,
+        };
+        self.session_tokens.remove(token);
+        outcome
+    }
+
+    /// The open session behind `token`, marked as used now. A session idle past its
+    /// registrar's timeout is closed here (its slot is freed) and answers 2201.
+    fn session(&mut self, token: &str) -> Result<usize, Outcome> {
+        let unknown = || {
+            refused(
+                Code::AuthorizationError,
+                "unknown or closed session: log in first",
+            )
+        };
+        let s = self
+            .session_tokens
+            .get(token)
+            .copied()
+            .ok_or_else(unknown)?;
+        match self.sessions[s].state {
+            SessionState::Open if self.idle_expired(s) => {
+                self.close(s, SessionState::Expired);
+                Err(self.expired(s))
+            }
+            SessionState::Open => {
+                self.sessions[s].last_used = self.now;
+                Ok(s)
+            }
+            SessionState::Expired => Err(self.expired(s)),
+            SessionState::LoggedOut => Err(unknown()),
         }
     }
 
-    fn session(&self, token: &str) -> Result<usize, Outcome> {
-        self.session_tokens
-            .get(token)
-            .copied()
-            .filter(|s| self.sessions[*s].open)
-            .ok_or_else(|| {
-                refused(
-                    Code::AuthorizationError,
-                    "unknown or closed session: log in first",
-                )
-            })
+    /// Whether session `s` has been idle for longer than its registrar's timeout.
+    fn idle_expired(&self, s: usize) -> bool {
+        let session = &self.sessions[s];
+        self.registrars[session.registrar]
+            .idle_timeout
+            .is_some_and(|timeout| self.now.signed_duration_since(session.last_used) > timeout)
+    }
+
+    fn expired(&self, s: usize) -> Outcome {
+        let timeout = self.registrars[self.sessions[s].registrar]
+            .idle_timeout
+            .unwrap_or_default();
+        refused(
+            Code::AuthorizationError,
+            format!(
+                "session expired: idle for more than {}; log in again",
+                SimDuration(timeout)
+            ),
+        )
+    }
+
+    /// Closes every session of registrar `r` that is idle past the timeout. Sessions are
+    /// visited in login order, so the result depends only on virtual time.
+    fn expire_idle_sessions(&mut self, r: usize) {
+        if self.registrars[r].idle_timeout.is_none() || self.registrars[r].open_sessions == 0 {
+            return;
+        }
+        for s in 0..self.sessions.len() {
+            if self.sessions[s].registrar == r
+                && self.sessions[s].state == SessionState::Open
+                && self.idle_expired(s)
+            {
+                self.close(s, SessionState::Expired);
+            }
+        }
+    }
+
+    fn close(&mut self, s: usize, state: SessionState) {
+        if self.sessions[s].state != SessionState::Open {
+            return;
+        }
+        self.sessions[s].state = state;
+        let registrar = &mut self.registrars[self.sessions[s].registrar];
+        registrar.open_sessions = registrar.open_sessions.saturating_sub(1);
     }
 
     /// The TLD a name belongs to, or why the registry does not handle it.
@@ -158,7 +225,8 @@ impl World {
         Ok(())
     }
 
-    pub fn check(&self, token: &str, names: &[String]) -> Result<Vec<CheckAnswer>, Outcome> {
+    /// Checks names; an empty list is a cheap keepalive (it marks the session as used).
+    pub fn check(&mut self, token: &str, names: &[String]) -> Result<Vec<CheckAnswer>, Outcome> {
         self.session(token)?;
         Ok(names.iter().map(|n| self.check_one(n)).collect())
     }
@@ -411,7 +479,7 @@ impl World {
             .record(&catcher, &registrar, at, outcome);
     }
 
-    pub fn info(&self, token: &str, input: &str) -> InfoAnswer {
+    pub fn info(&mut self, token: &str, input: &str) -> InfoAnswer {
         let none = |outcome: Outcome| InfoAnswer {
             outcome,
             domain: None,

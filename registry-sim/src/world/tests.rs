@@ -237,3 +237,175 @@ fn shipped_scenarios_replay_identically_without_any_client() {
         assert_eq!(run(), (log, counters), "{name} must replay byte for byte");
     }
 }
+
+/// `SCENARIO` with two sessions for `ours-1` and the given idle timeout.
+fn idle_world(timeout: &str) -> World {
+    let text = SCENARIO
+        .replacen("sessions = 1", "sessions = 2", 1)
+        .replace(
+            "exists_penalty = \"100ms\"",
+            &format!("exists_penalty = \"100ms\"\nsession_idle_timeout = \"{timeout}\""),
+        );
+    World::new(Arc::new(Scenario::parse(&text, "test").unwrap()), 5, None)
+}
+
+fn keepalive(w: &mut World, token: &str) -> Result<(), Code> {
+    w.check(token, &[]).map(|_| ()).map_err(|o| o.code)
+}
+
+#[test]
+fn an_idle_session_expires_with_2201_and_frees_its_slot() {
+    let mut w = idle_world("120s");
+    let a = w.login("ours-1", "pw").unwrap();
+    let b = w.login("ours-1", "pw").unwrap();
+    assert_eq!(
+        w.login("ours-1", "pw").unwrap_err().code,
+        Code::SessionLimitExceeded,
+        "two sessions, both open"
+    );
+
+    // Exactly the timeout idle is still alive; a keeps being used, b does not.
+    w.advance_to(w.now() + Duration::seconds(120));
+    assert_eq!(
+        keepalive(&mut w, &a),
+        Ok(()),
+        "idle for exactly the timeout"
+    );
+    assert_eq!(
+        w.login("ours-1", "pw").unwrap_err().code,
+        Code::SessionLimitExceeded,
+        "b is idle for exactly the timeout: it still counts"
+    );
+    w.advance_to(w.now() + ms(1));
+
+    // The login notices b's idle time first, so the limit has room again.
+    let c = w.login("ours-1", "pw").expect("b's slot was freed");
+    for answer in [
+        w.check(&b, &["free-name.com".into()]).unwrap_err(),
+        w.create(&b, "free-name.com", &CreateRequest::default())
+            .outcome,
+        w.info(&b, "free-name.com").outcome,
+        w.restore_request(&b, "free-name.com"),
+    ] {
+        assert_eq!(answer.code, Code::AuthorizationError, "{answer}");
+        assert!(
+            answer.message.contains("session expired") && answer.message.contains("120s"),
+            "{answer}"
+        );
+    }
+    assert_eq!(
+        w.login("ours-1", "pw").unwrap_err().code,
+        Code::SessionLimitExceeded,
+        "a and c hold the two sessions"
+    );
+    assert_eq!(keepalive(&mut w, &a), Ok(()));
+    let created = w.create(&c, "free-name.com", &CreateRequest::default());
+    assert_eq!(created.outcome.code, Code::Ok, "{}", created.outcome);
+
+    // Logging out an expired session answers 2201 too; then the token is unknown.
+    let logout = w.logout(&b);
+    assert_eq!(logout.code, Code::AuthorizationError);
+    assert!(logout.message.contains("session expired"), "{logout}");
+    let again = w.logout(&b);
+    assert_eq!(again.code, Code::AuthorizationError);
+    assert!(again.message.contains("unknown"), "{again}");
+}
+
+#[test]
+fn an_expired_session_is_noticed_at_its_own_use_too() {
+    let mut w = idle_world("120s");
+    let a = w.login("ours-1", "pw").unwrap();
+    let b = w.login("ours-1", "pw").unwrap();
+    w.advance_to(w.now() + Duration::seconds(121));
+    // Using an expired session closes it, even before any new login.
+    assert_eq!(keepalive(&mut w, &a), Err(Code::AuthorizationError));
+    let fresh = w.login("ours-1", "pw").expect("a's slot");
+    assert_eq!(keepalive(&mut w, &fresh), Ok(()));
+    // b expired as well; the login before the next one notices it.
+    let fresh2 = w.login("ours-1", "pw").expect("b's slot");
+    assert_eq!(keepalive(&mut w, &fresh2), Ok(()));
+    assert_eq!(keepalive(&mut w, &b), Err(Code::AuthorizationError));
+}
+
+#[test]
+fn a_session_used_regularly_stays_open() {
+    let mut w = idle_world("120s");
+    let a = w.login("ours-1", "pw").unwrap();
+    let b = w.login("ours-1", "pw").unwrap();
+    // Every 100 s for an hour, each command kind counts as use.
+    for round in 0..36 {
+        w.advance_to(w.now() + Duration::seconds(100));
+        match round % 4 {
+            0 => assert_eq!(keepalive(&mut w, &a), Ok(())),
+            1 => assert_eq!(
+                w.info(&a, "nothing-here.com").outcome.code,
+                Code::ObjectDoesNotExist
+            ),
+            2 => assert_eq!(
+                w.restore_request(&a, "nothing-here.com").code,
+                Code::ObjectDoesNotExist
+            ),
+            _ => assert_eq!(
+                w.create(&a, "bad_name.com", &CreateRequest::default())
+                    .outcome
+                    .code,
+                Code::SyntaxError,
+                "a refused command is still use of the session"
+            ),
+        }
+        assert_eq!(keepalive(&mut w, &b), Ok(()));
+    }
+    assert_eq!(
+        w.login("ours-1", "pw").unwrap_err().code,
+        Code::SessionLimitExceeded,
+        "both sessions are still held"
+    );
+    // Logout still frees a session at once.
+    assert_eq!(w.logout(&a).code, Code::Ok);
+    let c = w.login("ours-1", "pw").expect("the logged-out slot");
+    assert_eq!(keepalive(&mut w, &c), Ok(()));
+    assert_eq!(keepalive(&mut w, &a), Err(Code::AuthorizationError));
+}
+
+#[test]
+fn a_zero_timeout_never_expires_and_a_registrar_may_override_it() {
+    let mut w = idle_world("0s");
+    let a = w.login("ours-1", "pw").unwrap();
+    w.advance_to(w.now() + Duration::days(3));
+    assert_eq!(keepalive(&mut w, &a), Ok(()));
+
+    let text = SCENARIO.replace(
+        "creates_per_second = 2",
+        "creates_per_second = 2\nsession_idle_timeout = \"30s\"",
+    );
+    let scenario = Scenario::parse(&text, "test").unwrap();
+    assert_eq!(scenario.session_idle_timeout, Some(Duration::seconds(600)));
+    assert_eq!(
+        scenario.registrars[0].session_idle_timeout,
+        Some(Duration::seconds(30))
+    );
+    let mut w = World::new(Arc::new(scenario), 5, None);
+    let a = w.login("ours-1", "pw").unwrap();
+    w.advance_to(w.now() + Duration::seconds(31));
+    let b = w
+        .login("ours-1", "pw")
+        .expect("the registrar's own 30 s applied");
+    assert_eq!(keepalive(&mut w, &a), Err(Code::AuthorizationError));
+    assert_eq!(keepalive(&mut w, &b), Ok(()));
+}
+
+#[test]
+fn idle_timeouts_do_not_touch_the_rivals_races() {
+    let run = |timeout: &str| {
+        let mut w = idle_world(timeout);
+        // The rival's first attempt comes long after the start: far past a 1 s timeout.
+        let end = drops(&w).last().unwrap().1 + Duration::seconds(5);
+        w.advance_to(end);
+        assert_eq!(w.counters().drops, 6);
+        (w.race_log(), w.counters())
+    };
+    let never = run("0s");
+    assert!(never.1.creates > 0 && never.1.rejected_creates < never.1.creates);
+    assert_eq!(run("1s"), never);
+    assert_eq!(run("120s"), never);
+}
