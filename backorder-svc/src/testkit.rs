@@ -97,7 +97,7 @@ pub async fn serve(
         ctx,
         crate::server::Options {
             registry_url,
-            premium: None,
+            ..Default::default()
         },
         async {
             let _ = stopped.await;

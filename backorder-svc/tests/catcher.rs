@@ -3,6 +3,7 @@
 //! the registry clock. What we recorded is checked against the registry's own race log.
 
 use backorder_proto::registry::v1 as registry;
+use backorder_svc::supervision::Supervision;
 use backorder_svc::catcher::{Accreditation, Catcher, SimRegistry};
 use backorder_svc::clock::{ManualClock, SharedClock};
 use backorder_svc::domain::account::{Account, PriceTier};
@@ -380,6 +381,13 @@ impl Registrar for Recorder {
         let session = request.session_id.clone();
         let response = self.upstream.clone().create(request).await?;
         let answer = response.get_ref();
+        // A create on a session the registry timed out (idle) is refused before it is weighed
+        // (2201); the catcher logs in again and resends it.
+        if answer.result.as_ref().map(|r| r.code)
+            == Some(registry::ResultCode::AuthorizationError as i32)
+        {
+            return Ok(response);
+        }
         self.creates.lock().unwrap().push(SeenCreate {
             session,
             domain: answer.domain.clone(),
@@ -542,12 +550,14 @@ async fn race_the_smoke_drops(url: &str) {
     ));
     let (stop_follow, follow_stopped) = tokio::sync::oneshot::channel::<()>();
     let (joined, has_joined) = tokio::sync::oneshot::channel();
+    let supervision = Supervision::new(manual.clone(), None);
     let follower = tokio::spawn(registry_clock::follow(
         sim_url.clone(),
         store.clone(),
         manual.clone(),
         Some(catcher),
         Some(joined),
+        supervision.clone(),
         async {
             let _ = follow_stopped.await;
         },
@@ -585,7 +595,15 @@ async fn race_the_smoke_drops(url: &str) {
     targeted.insert(deal_domain.clone());
     run_until(&mut control, "2026-03-02T19:16:00Z", 1).await;
     let _ = stop_follow.send(());
-    follower.await.unwrap().unwrap();
+    follower.await.unwrap();
+    for (part, status) in supervision.snapshot() {
+        assert!(
+            status.last_error.is_none(),
+            "{}: {:?}",
+            part.as_str(),
+            status.last_error
+        );
+    }
 
     // The orders that became valid are exactly the ones we meant (statuses after that belong
     // to allocation).

@@ -39,6 +39,7 @@ async fn premium_names_are_refused() {
     let options = backorder_svc::server::Options {
         registry_url: Some(registry_url),
         premium: Some(Arc::new(premium)),
+        ..Default::default()
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(backorder_svc::server::run_with(
