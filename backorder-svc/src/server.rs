@@ -8,10 +8,10 @@ use crate::api::{
 use crate::supervision::SharedSupervision;
 use backorder_proto::backorder::v1 as pb;
 use std::future::Future;
-use tonic_health::server::{HealthReporter, HealthService};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::server::{HealthReporter, HealthService};
 
 static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
 

@@ -124,9 +124,7 @@ impl Supervision {
             } else {
                 ServingStatus::NotServing
             };
-            health
-                .set_service_status(part.health_name(), status)
-                .await;
+            health.set_service_status(part.health_name(), status).await;
         }
     }
 

@@ -3,8 +3,10 @@
 //! the registry clock. What we recorded is checked against the registry's own race log.
 
 use backorder_proto::registry::v1 as registry;
-use backorder_svc::supervision::Supervision;
-use backorder_svc::catcher::{Accreditation, Catcher, SimRegistry};
+use backorder_svc::catcher::{
+    Accreditation, Availability, Capacity, Catcher, CreateResult, Holder, Registry, RegistryError,
+    SimRegistry,
+};
 use backorder_svc::clock::{ManualClock, SharedClock};
 use backorder_svc::domain::account::{Account, PriceTier};
 use backorder_svc::domain::catalog::{BackorderClass, TldName};
@@ -17,11 +19,12 @@ use backorder_svc::ledger::{Movement, MovementRequest};
 use backorder_svc::lifecycle::placement::{self, OrderRequest};
 use backorder_svc::lifecycle::{registry_clock, scheduler};
 use backorder_svc::store::catching::{
-    Allocated, CatchFilter, CatchOutcome, CatchRecord, CatchReport,
+    Allocated, AttemptIntent, CatchFilter, CatchOutcome, CatchRecord, CatchReport,
 };
 use backorder_svc::store::drop_list::DropListEntry;
 use backorder_svc::store::orders::{Backorder, BackorderFilter, OrderBy, Placement};
 use backorder_svc::store::{AccountCreation, NewAccount, SharedStore};
+use backorder_svc::supervision::Supervision;
 use chrono::{DateTime, Duration, Utc};
 use registry::registrar_client::RegistrarClient;
 use registry::registrar_server::{Registrar, RegistrarServer};
@@ -815,4 +818,389 @@ macro_rules! both_backends {
     };
 }
 
-both_backends!(targets_and_results, race_the_smoke_drops);
+// ----- crashes, lost answers, sessions, an unreachable registry (issue 11) ------------------
+
+/// A registry whose create reaches the simulator (and may win) but whose caller never hears
+/// back: the process dies before the answer is recorded (the test drops the step).
+#[derive(Debug)]
+struct DiesAfterCreate {
+    inner: SimRegistry,
+    sent: Arc<tokio::sync::Notify>,
+}
+
+#[async_trait::async_trait]
+impl Registry for DiesAfterCreate {
+    async fn capacity(&self) -> Vec<Capacity> {
+        self.inner.capacity().await
+    }
+    async fn check(&self, names: &[String]) -> Result<Vec<(String, Availability)>, RegistryError> {
+        self.inner.check(names).await
+    }
+    async fn create(
+        &self,
+        name: &str,
+        extensions: &BTreeMap<String, String>,
+        registrar: &str,
+    ) -> Result<CreateResult, RegistryError> {
+        let answer = self.inner.create(name, extensions, registrar).await;
+        eprintln!("{name}: the registry answered {answer:?}; the process dies before hearing it");
+        self.sent.notify_one();
+        std::future::pending().await
+    }
+    async fn holder(&self, name: &str) -> Result<Holder, RegistryError> {
+        self.inner.holder(name).await
+    }
+    async fn logout_all(&self) {}
+    async fn describe(&self) -> String {
+        self.inner.describe().await
+    }
+}
+
+/// The simulator (`smoke`, manual clock, nobody following it) and a store with the drop list
+/// imported, leads short enough for orders placed at the start, and one funded account.
+struct RecoverySetup {
+    sim: Arc<Sim>,
+    sim_url: String,
+    control: SimControlClient<Channel>,
+    store: SharedStore,
+    manual: Arc<ManualClock>,
+    rich: Account,
+    uk: Vec<String>,
+    stop_sim: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn recovery_setup(url: &str) -> RecoverySetup {
+    let sim = Sim::new(Scenario::load("smoke").unwrap(), SimOptions::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim_url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop_sim, sim_stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(registry_sim::run(listener, Arc::clone(&sim), async {
+        let _ = sim_stopped.await;
+    }));
+    let store = backorder_svc::store::connect(url).await.unwrap();
+    let start = registry_clock::registry_now(&sim_url).await.unwrap();
+    let manual = Arc::new(ManualClock::new(start));
+    let clock: SharedClock = manual.clone();
+    backorder_svc::bootstrap::first_start(&store, &clock)
+        .await
+        .unwrap();
+    for tld in ["com", "uk", "co.uk", "org.uk"] {
+        leads(&store, tld, 60, 60, start).await;
+    }
+    let mut feed_client = feed::connect(&sim_url).await.unwrap();
+    let (lines, _) = feed::snapshot(&mut feed_client, &[]).await.unwrap();
+    feed::import_snapshot(&store, &clock, &mut feed_client, &[], &mut |_| {})
+        .await
+        .unwrap();
+    let mut uk: Vec<String> = lines
+        .iter()
+        .filter_map(|line| match &line.parse {
+            LineParse::Entry { domain, .. }
+                if !domain.ends_with(".com") && !is_policy_label(domain) =>
+            {
+                Some(domain.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    uk.sort();
+    let rich = account(&store, "rich", 1_000_000, start).await;
+    RecoverySetup {
+        control: SimControlClient::connect(sim_url.clone()).await.unwrap(),
+        sim,
+        sim_url,
+        store,
+        manual,
+        rich,
+        uk,
+        stop_sim,
+    }
+}
+
+impl RecoverySetup {
+    /// Moves the simulator and our clock to `to` (nobody follows the simulator's clock here).
+    async fn move_to(&mut self, to: DateTime<Utc>) {
+        self.control
+            .run_until(registry::RunUntilRequest {
+                until: Some(prost_types::Timestamp {
+                    seconds: to.timestamp(),
+                    nanos: 0,
+                }),
+                step: Some(prost_types::Duration {
+                    seconds: 1,
+                    nanos: 0,
+                }),
+            })
+            .await
+            .unwrap();
+        self.manual.set(to).unwrap();
+    }
+
+    fn registry(&self, sessions: u32) -> SimRegistry {
+        let accreditations = ["ours-1", "ours-2"]
+            .map(|id| Accreditation::parse(&format!("{id}:ours-secret:{sessions}:5")).unwrap());
+        SimRegistry::new(&self.sim_url, &accreditations, self.manual.clone()).unwrap()
+    }
+}
+
+/// Finding 1 of issue 11: the process dies between our winning create and the commit of its
+/// result. The restarted catcher finds the create written ahead without an answer, asks the
+/// registry who holds the name, and records CAUGHT with the sponsor's auth code: the name is
+/// never lost. (Before the change it Checked, saw the name in use and recorded NOT_CAUGHT.)
+async fn a_crash_after_a_won_create_loses_nothing(url: &str) {
+    let mut setup = recovery_setup(url).await;
+    let store = setup.store.clone();
+    let clock: SharedClock = setup.manual.clone();
+    let domain = setup.uk[0].clone();
+    let release = store.drop_entry(&domain).await.unwrap().unwrap().drop_time;
+    let order = place(
+        &store,
+        &setup.rich,
+        &domain,
+        BackorderClass::Backorder,
+        &[("X-UK-CONTACT-TYPE", "IND")],
+        clock.now(),
+    )
+    .await;
+    setup.move_to(release - Duration::seconds(90)).await;
+    scheduler::run_pass(&store, &clock).await.unwrap();
+    setup.move_to(release - Duration::seconds(30)).await;
+    scheduler::run_pass(&store, &clock).await.unwrap();
+    assert_eq!(
+        store.get_backorder(order.id).await.unwrap().unwrap().status,
+        Status::Processing
+    );
+    setup.move_to(release).await;
+
+    // The first process: its create goes out at the release and wins; it dies before the
+    // answer arrives.
+    let sent = Arc::new(tokio::sync::Notify::new());
+    let dying = Catcher::new(
+        store.clone(),
+        Arc::new(DiesAfterCreate {
+            inner: setup.registry(1).keeping_sessions_in(store.clone()),
+            sent: sent.clone(),
+        }),
+        Duration::hours(1),
+    );
+    let step = tokio::spawn(async move { dying.step(release).await });
+    sent.notified().await;
+    step.abort();
+    assert!(step.await.unwrap_err().is_cancelled());
+    let winner = setup.sim.with_world(|w| {
+        w.domain(&domain)
+            .map(|d| d.state.exists())
+            .unwrap_or_default()
+    });
+    assert!(winner, "{domain}: the create registered it");
+    assert!(catches(&store).await.is_empty(), "nothing recorded yet");
+
+    // The restarted process: same store, sessions taken back from it.
+    setup.move_to(release + Duration::seconds(1)).await;
+    let registry = setup.registry(1).keeping_sessions_in(store.clone());
+    registry
+        .login_all()
+        .await
+        .expect("the sessions are taken back");
+    let restarted = Catcher::new(store.clone(), Arc::new(registry), Duration::hours(1));
+    let report = restarted.step(clock.now()).await.unwrap();
+    assert_eq!(
+        (report.caught, report.creates, report.asked),
+        (1, 0, 1),
+        "{report:?}"
+    );
+    let recorded = catches(&store).await;
+    let [record] = recorded.as_slice() else {
+        panic!("{recorded:?}");
+    };
+    let CatchOutcome::Caught {
+        registrar,
+        auth_code,
+        registered_at,
+    } = &record.report.outcome
+    else {
+        panic!("{domain}: {record:?}");
+    };
+    assert_eq!(*registered_at, release);
+    assert_eq!(record.report.attempts, 1);
+    // The auth code is the registry's, as its sponsor sees it.
+    let mut info = RegistrarClient::connect(setup.sim_url.clone())
+        .await
+        .unwrap();
+    let login = info
+        .login(registry::LoginRequest {
+            registrar_id: registrar.clone(),
+            password: "ours-secret".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let answer = info
+        .info(registry::InfoRequest {
+            session_id: login.session_id,
+            domain: domain.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(&answer.sponsoring_registrar, registrar);
+    assert_eq!(&answer.auth_code, auth_code);
+    assert_eq!(
+        store.get_backorder(order.id).await.unwrap().unwrap().status,
+        Status::Successful
+    );
+    assert_eq!(store.unresolved_drops().await.unwrap(), 0);
+    let _ = setup.stop_sim.send(());
+}
+
+/// Finding 2 of issue 11: sessions left behind by a crash no longer lock the catcher out.
+/// A restart takes its sessions back from the store; without them the registry times idle
+/// sessions out; a graceful shutdown logs them out.
+async fn sessions_left_by_a_crash_come_back(url: &str) {
+    let mut setup = recovery_setup(url).await;
+    let store = setup.store.clone();
+    let names = vec!["anything.com".to_string()];
+
+    let crashed = setup.registry(2).keeping_sessions_in(store.clone());
+    crashed.login_all().await.unwrap();
+    drop(crashed); // no logout: the process died
+    let elsewhere = setup.registry(2);
+    assert!(
+        matches!(
+            elsewhere.login_all().await,
+            Err(RegistryError::Login { .. })
+        ),
+        "the registry still counts the crashed sessions"
+    );
+    let restarted = setup.registry(2).keeping_sessions_in(store.clone());
+    restarted
+        .login_all()
+        .await
+        .expect("a restart takes its sessions back");
+    restarted.check(&names).await.unwrap();
+    assert_eq!(store.held_sessions().await.unwrap().len(), 4);
+    restarted.logout_all().await;
+    assert!(store.held_sessions().await.unwrap().is_empty());
+
+    // Logged out: another process gets them at once. It crashes too, keeping nothing.
+    let careless = setup.registry(2);
+    careless.login_all().await.unwrap();
+    drop(careless);
+    let next = setup.registry(2);
+    assert!(next.login_all().await.is_err());
+    let later = backorder_svc::clock::Clock::now(&*setup.manual) + Duration::seconds(121);
+    setup.move_to(later).await;
+    next.login_all()
+        .await
+        .expect("the registry timed the idle sessions out; the login is tried again");
+    next.check(&names).await.unwrap();
+    let _ = setup.stop_sim.send(());
+}
+
+/// A registry out of reach: a drop without unanswered creates is still decided when its
+/// deadline passes (the orders are released, never held forever); one with a create that
+/// may have won waits for the registry.
+async fn an_unreachable_registry_holds_nothing_forever(url: &str) {
+    let setup = recovery_setup(url).await;
+    let store = setup.store.clone();
+    let clock: SharedClock = setup.manual.clone();
+    let (quiet, open) = (setup.uk[0].clone(), setup.uk[1].clone());
+    let fields = [("X-UK-CONTACT-TYPE", "IND")];
+    let mut orders = Vec::new();
+    for domain in [&quiet, &open] {
+        orders.push(
+            place(
+                &store,
+                &setup.rich,
+                domain,
+                BackorderClass::Backorder,
+                &fields,
+                clock.now(),
+            )
+            .await,
+        );
+    }
+    let mut drops = Vec::new();
+    for domain in [&quiet, &open] {
+        drops.push(store.drop_entry(domain).await.unwrap().unwrap().drop_time);
+    }
+    let latest = drops.iter().copied().max().unwrap();
+    // A pass in each order's lock window, then one after each finalization.
+    let mut passes: Vec<_> = drops
+        .iter()
+        .flat_map(|d| [*d - Duration::seconds(90), *d - Duration::seconds(30)])
+        .collect();
+    passes.sort();
+    for at in passes {
+        setup.manual.set(at).unwrap();
+        scheduler::run_pass(&store, &clock).await.unwrap();
+    }
+    // A create on `open` was written ahead; its answer never came.
+    let open_drop = store.drop_entry(&open).await.unwrap().unwrap().drop_time;
+    store
+        .write_attempts_ahead(
+            &[AttemptIntent {
+                domain: open.clone(),
+                drop_time: open_drop,
+                registrar: "ours-1".into(),
+            }],
+            open_drop,
+        )
+        .await
+        .unwrap();
+    let accreditations = [Accreditation::parse("ours-1:ours-secret:1:5").unwrap()];
+    let unreachable =
+        SimRegistry::new("http://127.0.0.1:1", &accreditations, clock.clone()).unwrap();
+    // The quiet drop's deadline (its exact time plus the grace) falls 5 minutes after the
+    // later drop.
+    let grace = latest - drops[0] + Duration::minutes(5);
+    let catcher = Catcher::new(store.clone(), Arc::new(unreachable), grace);
+    setup.manual.set(latest + Duration::minutes(4)).unwrap();
+    let report = catcher.step(clock.now()).await.unwrap();
+    assert_eq!(report.not_dropped, 0, "{report:?}: before the deadline");
+    setup.manual.set(latest + Duration::minutes(6)).unwrap();
+    let report = catcher.step(clock.now()).await.unwrap();
+    assert_eq!(
+        (report.not_dropped, report.unresolved),
+        (1, 1),
+        "{report:?}"
+    );
+    let quiet_order = store.get_backorder(orders[0].id).await.unwrap().unwrap();
+    assert_eq!(
+        (quiet_order.status, quiet_order.failure_reason),
+        (Status::Failed, Some(FailureReason::DomainNotDropped))
+    );
+    let open_order = store.get_backorder(orders[1].id).await.unwrap().unwrap();
+    assert_eq!(
+        open_order.status,
+        Status::Processing,
+        "it may be ours: wait"
+    );
+    assert_eq!(store.unresolved_drops().await.unwrap(), 1);
+    // Nor may the scheduler (or anyone) decide it otherwise than CAUGHT meanwhile.
+    let refused = store
+        .record_catch(
+            CatchReport {
+                domain: open.clone(),
+                drop_time: open_drop,
+                outcome: CatchOutcome::NotCaught,
+                attempts: 0,
+                first_attempt_at: None,
+                release_seen_at: None,
+            },
+            "t",
+            clock.now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused, Allocated::Unresolved { unanswered: 1 });
+    let _ = setup.stop_sim.send(());
+}
+
+both_backends!(
+    targets_and_results,
+    race_the_smoke_drops,
+    a_crash_after_a_won_create_loses_nothing,
+    sessions_left_by_a_crash_come_back,
+    an_unreachable_registry_holds_nothing_forever,
+);

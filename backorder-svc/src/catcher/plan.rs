@@ -556,7 +556,10 @@ mod tests {
         open.checked(&Availability::Available, at("19:02:00"));
         open.sent_unanswered(at("19:02:00"));
         open.registry_unreachable(at("23:00:00"));
-        assert!(!open.is_decided(), "a create without an answer may have won");
+        assert!(
+            !open.is_decided(),
+            "a create without an answer may have won"
+        );
         assert_eq!(open.begin_step(at("23:00:01")), Action::Info);
     }
 

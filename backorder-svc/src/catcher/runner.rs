@@ -165,9 +165,8 @@ impl Catcher {
             }
         }
         report.pending = u32::try_from(plans.len()).unwrap_or(u32::MAX);
-        report.unresolved =
-            u32::try_from(plans.values().filter(|p| p.unanswered() > 0).count())
-                .unwrap_or(u32::MAX);
+        report.unresolved = u32::try_from(plans.values().filter(|p| p.unanswered() > 0).count())
+            .unwrap_or(u32::MAX);
         Ok(report)
     }
 

@@ -494,12 +494,11 @@ impl Registry for SimRegistry {
             // Asked through another of our accreditations: the sponsor's session shows it.
             answer = self.info_on(ours, name).await?;
         }
-        let registered_at = time_of(answer.create_time.as_ref()).ok_or_else(|| {
-            RegistryError::Answer {
+        let registered_at =
+            time_of(answer.create_time.as_ref()).ok_or_else(|| RegistryError::Answer {
                 code,
                 message: format!("Info on {name} has no create time"),
-            }
-        })?;
+            })?;
         Ok(Holder::Ours {
             registrar: sponsor,
             auth_code: answer.auth_code,

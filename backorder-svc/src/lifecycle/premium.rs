@@ -95,30 +95,42 @@ impl RegistryPremiumCheck {
         {
             return Ok(*premium);
         }
-        let (mut client, session) = self.session(&mut state).await?;
-        let answer = client
-            .check(registry::CheckRequest {
-                session_id: session,
-                domains: vec![name.ascii().to_string()],
-            })
-            .await;
-        let answer = match answer {
-            Ok(answer) => answer.into_inner(),
-            Err(status) => {
-                // A broken connection or an expired session: log in again next time.
+        // A session the registry timed out (idle) or forgot (restart) answers 2201: log in
+        // again once and ask again, so the caller never sees an expired session.
+        let mut answer = None;
+        for _ in 0..2 {
+            let (mut client, session) = self.session(&mut state).await?;
+            let reply = client
+                .check(registry::CheckRequest {
+                    session_id: session,
+                    domains: vec![name.ascii().to_string()],
+                })
+                .await;
+            let reply = match reply {
+                Ok(reply) => reply.into_inner(),
+                Err(status) => {
+                    // A broken connection: log in again next time.
+                    state.client = None;
+                    return Err(PremiumError::Unreachable(status.message().to_string()));
+                }
+            };
+            let code = reply.result.as_ref().map(|r| r.code);
+            if code.is_some_and(|c| c != registry::ResultCode::Ok as i32) {
                 state.client = None;
-                return Err(PremiumError::Unreachable(status.message().to_string()));
+                if code == Some(registry::ResultCode::AuthorizationError as i32) {
+                    continue;
+                }
+                let message = reply.result.map(|r| r.message).unwrap_or_default();
+                return Err(PremiumError::Unreachable(message));
             }
-        };
-        if answer
-            .result
-            .as_ref()
-            .is_some_and(|r| r.code != registry::ResultCode::Ok as i32)
-        {
-            state.client = None;
-            let message = answer.result.map(|r| r.message).unwrap_or_default();
-            return Err(PremiumError::Unreachable(message));
+            answer = Some(reply);
+            break;
         }
+        let answer = answer.ok_or_else(|| {
+            PremiumError::Unreachable(
+                "the registry refused the session again after a new login".into(),
+            )
+        })?;
         let premium = answer
             .results
             .iter()
