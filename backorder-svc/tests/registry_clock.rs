@@ -241,3 +241,145 @@ async fn the_follower_joins_again_after_the_registry_restarts() {
     follower.await.unwrap();
     let _ = stop_sim.send(());
 }
+
+/// Health and the status call say when a background part is not working: the registry goes
+/// away, so the clock follower fails; its health entry turns NOT_SERVING and
+/// `GetServiceStatus` shows the error; when the registry is back it is SERVING again. The
+/// production wiring (`app::serve`), over gRPC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_status_show_a_part_that_is_not_working() {
+    use backorder_proto::backorder::v1 as pb;
+    use backorder_svc::config::{Cli, Command};
+    use clap::Parser;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+    let sim = Sim::new(Scenario::load("smoke").unwrap(), SimOptions::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let url = format!("http://{address}");
+    let (stop_sim, sim_stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(registry_sim::run(listener, Arc::clone(&sim), async {
+        let _ = sim_stopped.await;
+    }));
+
+    let db = backorder_svc::testkit::sqlite();
+    let operator = {
+        let store = backorder_svc::store::connect(&db.url).await.unwrap();
+        let clock: SharedClock = Arc::new(ManualClock::new(
+            registry_clock::registry_now(&url).await.unwrap(),
+        ));
+        backorder_svc::bootstrap::first_start(&store, &clock)
+            .await
+            .unwrap()
+            .operator_secret
+            .unwrap()
+    };
+    let cli = Cli::try_parse_from([
+        "backorder-svc",
+        "serve",
+        "--clock",
+        "registry",
+        "--registry-url",
+        &url,
+    ])
+    .unwrap();
+    let Some(Command::Serve(args)) = cli.command else {
+        panic!("serve expected");
+    };
+    let service = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let service_url = format!("http://{}", service.local_addr().unwrap());
+    let (joined, has_joined) = tokio::sync::oneshot::channel();
+    let hooks = backorder_svc::app::Hooks {
+        joined_registry_clock: Some(joined),
+        ..Default::default()
+    };
+    let (stop_service, service_stopped) = tokio::sync::oneshot::channel::<()>();
+    let database_url = db.url.clone();
+    let served = tokio::spawn(async move {
+        backorder_svc::app::serve(&database_url, args, service, hooks, async {
+            let _ = service_stopped.await;
+        })
+        .await
+    });
+    has_joined.await.unwrap();
+    let channel = tonic::transport::Channel::from_shared(service_url)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let health = HealthClient::new(channel.clone());
+    let mut operator_api = pb::operator_service_client::OperatorServiceClient::new(channel.clone());
+    let status_of = |part: &'static str| {
+        let mut health = health.clone();
+        async move {
+            let answer = health
+                .check(HealthCheckRequest {
+                    service: format!("backorder.{part}"),
+                })
+                .await
+                .unwrap_or_else(|e| panic!("health of {part}: {e}"));
+            ServingStatus::try_from(answer.into_inner().status).unwrap()
+        }
+    };
+    let wait_for = |part: &'static str, wanted: ServingStatus| {
+        async move {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+            loop {
+                let now = status_of(part).await;
+                if now == wanted || tokio::time::Instant::now() > deadline {
+                    return now;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    };
+    assert_eq!(
+        wait_for("registry_clock", ServingStatus::Serving).await,
+        ServingStatus::Serving
+    );
+    assert_eq!(status_of("scheduler").await, ServingStatus::Serving);
+    assert_eq!(status_of("drop_list_feed").await, ServingStatus::Serving);
+
+    // The registry goes away: the follower cannot join again.
+    let _ = stop_sim.send(());
+    assert_eq!(
+        wait_for("registry_clock", ServingStatus::NotServing).await,
+        ServingStatus::NotServing
+    );
+    let status = operator_api
+        .get_service_status(backorder_svc::testkit::with_key(
+            &operator,
+            pb::GetServiceStatusRequest {},
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let part = status
+        .parts
+        .iter()
+        .find(|p| p.name == "registry_clock")
+        .unwrap();
+    assert!(part.enabled && !part.serving, "{part:?}");
+    assert!(part.failures_in_row >= 3, "{part:?}");
+    assert!(!part.last_error.is_empty(), "{part:?}");
+    assert!(part.last_success_at.is_some(), "{part:?}");
+    let catcher = status.parts.iter().find(|p| p.name == "catcher").unwrap();
+    assert!(
+        !catcher.enabled,
+        "no accreditation, no catcher: {catcher:?}"
+    );
+    assert_eq!(status.unresolved_drops, 0);
+    // The rest of the service still answers.
+    assert_eq!(status_of("scheduler").await, ServingStatus::Serving);
+
+    // The registry is back: the follower joins again and says so.
+    let stop_sim = serve_sim(Arc::clone(&sim), address).await;
+    assert_eq!(
+        wait_for("registry_clock", ServingStatus::Serving).await,
+        ServingStatus::Serving
+    );
+    let _ = stop_service.send(());
+    served.await.unwrap().unwrap();
+    let _ = stop_sim.send(());
+}
