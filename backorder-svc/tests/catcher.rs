@@ -19,7 +19,7 @@ use backorder_svc::ledger::{Movement, MovementRequest};
 use backorder_svc::lifecycle::placement::{self, OrderRequest};
 use backorder_svc::lifecycle::{registry_clock, scheduler};
 use backorder_svc::store::catching::{
-    Allocated, AttemptIntent, CatchFilter, CatchOutcome, CatchRecord, CatchReport,
+    Allocated, AttemptAnswer, AttemptIntent, CatchFilter, CatchOutcome, CatchRecord, CatchReport,
 };
 use backorder_svc::store::drop_list::DropListEntry;
 use backorder_svc::store::orders::{Backorder, BackorderFilter, OrderBy, Placement};
@@ -1194,6 +1194,53 @@ async fn an_unreachable_registry_holds_nothing_forever(url: &str) {
         .await
         .unwrap();
     assert_eq!(refused, Allocated::Unresolved { unanswered: 1 });
+    // Answered WON, but the process died before the result was recorded: still ours to
+    // reconcile (the auth code comes from the registry), never NOT_CAUGHT.
+    store
+        .reconcile_attempts(&open, open_drop, clock.now())
+        .await
+        .unwrap();
+    let [(id, _)] = store
+        .write_attempts_ahead(
+            &[AttemptIntent {
+                domain: open.clone(),
+                drop_time: open_drop,
+                registrar: "ours-2".into(),
+            }],
+            clock.now(),
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|id| (id.unwrap(), ()))
+        .collect::<Vec<_>>()[..]
+    else {
+        panic!("one attempt");
+    };
+    store
+        .answer_attempts(&[(id, AttemptAnswer::Won)], clock.now())
+        .await
+        .unwrap();
+    let targets = store.catch_targets(clock.now()).await.unwrap();
+    let target = targets.iter().find(|t| t.domain == open).unwrap();
+    assert_eq!((target.attempts.sent, target.attempts.unanswered), (2, 1));
+    let refused = store
+        .record_catch(
+            CatchReport {
+                domain: open.clone(),
+                drop_time: open_drop,
+                outcome: CatchOutcome::NotDropped,
+                attempts: 2,
+                first_attempt_at: None,
+                release_seen_at: None,
+            },
+            "t",
+            clock.now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused, Allocated::Unresolved { unanswered: 1 });
+    assert_eq!(store.unresolved_drops().await.unwrap(), 1);
     let _ = setup.stop_sim.send(());
 }
 

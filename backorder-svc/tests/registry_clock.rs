@@ -322,16 +322,14 @@ async fn health_and_status_show_a_part_that_is_not_working() {
             ServingStatus::try_from(answer.into_inner().status).unwrap()
         }
     };
-    let wait_for = |part: &'static str, wanted: ServingStatus| {
-        async move {
-            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-            loop {
-                let now = status_of(part).await;
-                if now == wanted || tokio::time::Instant::now() > deadline {
-                    return now;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let wait_for = |part: &'static str, wanted: ServingStatus| async move {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let now = status_of(part).await;
+            if now == wanted || tokio::time::Instant::now() > deadline {
+                return now;
             }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     };
     assert_eq!(

@@ -32,8 +32,9 @@ pub struct AttemptHistory {
     /// Creates that were sent, or may have been (our limiter's `NOT_SENT` excluded).
     pub sent: u32,
     pub first_sent_at: Option<DateTime<Utc>>,
-    /// Creates without a recorded answer: one of them may have won. The drop is decided only
-    /// after the registry has been asked who holds the name.
+    /// Creates without a recorded answer (one of them may have won), or answered `WON` while
+    /// the drop's result is not recorded (a crash between the two commits). The drop is
+    /// decided only after the registry has been asked who holds the name.
     pub unanswered: u32,
 }
 
@@ -187,14 +188,15 @@ pub trait CatchStore {
         answers: &[(i64, AttemptAnswer)],
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
-    /// Settles every unanswered create of a drop once the registry said who holds the name.
+    /// Settles every unanswered (or won, unrecorded) create of a drop once the registry said
+    /// who holds the name.
     async fn reconcile_attempts(
         &self,
         domain: &str,
         drop_time: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<u32>;
-    /// Drops with unanswered creates (for status reports).
+    /// Undecided drops with unanswered (or won, unrecorded) creates, for status reports.
     async fn unresolved_drops(&self) -> StoreResult<i64>;
     /// The registry sessions held when the catcher last ran.
     async fn held_sessions(&self) -> StoreResult<Vec<HeldSession>>;

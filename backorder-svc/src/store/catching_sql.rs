@@ -34,7 +34,7 @@ mod catching_sql {
     async fn unanswered_attempts(tx: &mut Tx, domain: &str, drop_time: i64) -> StoreResult<i64> {
         Ok(sqlx::query(
             "SELECT COUNT(*) AS n FROM catch_attempts \
-             WHERE domain = $1 AND drop_time = $2 AND answer IS NULL",
+             WHERE domain = $1 AND drop_time = $2 AND (answer IS NULL OR answer = 'WON')",
         )
         .bind(domain)
         .bind(drop_time)
@@ -101,7 +101,8 @@ mod catching_sql {
                      AND a.drop_time = dl.drop_time \
                      AND (a.answer IS NULL OR a.answer <> 'NOT_SENT')) AS first_sent_at, \
                  (SELECT COUNT(*) FROM catch_attempts a WHERE a.domain = b.domain \
-                     AND a.drop_time = dl.drop_time AND a.answer IS NULL) AS unanswered \
+                     AND a.drop_time = dl.drop_time \
+                     AND (a.answer IS NULL OR a.answer = 'WON')) AS unanswered \
                  FROM backorders b JOIN drop_list dl ON dl.domain = b.domain \
                  WHERE b.status = 'PROCESSING' AND dl.removed_at IS NULL \
                  AND NOT EXISTS (SELECT 1 FROM catches c \
@@ -162,8 +163,9 @@ mod catching_sql {
             let mut tx = self.begin_write().await?;
             lock_drop(&mut tx, &report.domain).await?;
             let drop_time = to_micros(report.drop_time);
-            // A create without an answer may have won: only the catcher, after asking the
-            // registry, may decide such a drop otherwise than CAUGHT.
+            // A create without an answer may have won, and a won one whose result is not
+            // recorded did: only the catcher, after asking the registry (which also gives the
+            // auth code), may decide such a drop otherwise than CAUGHT.
             let unanswered = unanswered_attempts(&mut tx, &report.domain, drop_time).await?;
             if unanswered > 0 && !matches!(report.outcome, CatchOutcome::Caught { .. }) {
                 if drop_is_recorded(&mut tx, &report.domain, drop_time).await? {
@@ -316,7 +318,7 @@ mod catching_sql {
         ) -> StoreResult<u32> {
             let settled = sqlx::query(
                 "UPDATE catch_attempts SET answer = 'RECONCILED', answered_at = $3 \
-                 WHERE domain = $1 AND drop_time = $2 AND answer IS NULL",
+                 WHERE domain = $1 AND drop_time = $2 AND (answer IS NULL OR answer = 'WON')",
             )
             .bind(domain)
             .bind(to_micros(drop_time))
@@ -329,8 +331,10 @@ mod catching_sql {
 
         async fn unresolved_drops(&self) -> StoreResult<i64> {
             Ok(sqlx::query(
-                "SELECT COUNT(*) AS n FROM (SELECT DISTINCT domain, drop_time \
-                 FROM catch_attempts WHERE answer IS NULL) open_drops",
+                "SELECT COUNT(*) AS n FROM (SELECT DISTINCT a.domain, a.drop_time \
+                 FROM catch_attempts a WHERE (a.answer IS NULL OR a.answer = 'WON') \
+                 AND NOT EXISTS (SELECT 1 FROM catches c \
+                     WHERE c.domain = a.domain AND c.drop_time = a.drop_time)) open_drops",
             )
             .fetch_one(&self.pool)
             .await?
