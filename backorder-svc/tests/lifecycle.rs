@@ -757,8 +757,14 @@ async fn a_pass_after_an_outage_tries_the_hold_before_finalizing(app: App) {
     let (_, broke) = app.account("0").await;
     let (_, short) = app.account("40").await;
     let id = |r: pb::CreateBackorderResponse| r.backorder.unwrap().id;
-    let funded = id(app.place(&rich, "outage-funded.com", REGULAR).await.unwrap());
-    let prepaid = id(app.place(&rich, "outage-prepaid.com", REGULAR).await.unwrap());
+    let funded = id(app
+        .place(&rich, "outage-funded.com", REGULAR)
+        .await
+        .unwrap());
+    let prepaid = id(app
+        .place(&rich, "outage-prepaid.com", REGULAR)
+        .await
+        .unwrap());
     app.orders()
         .pay_backorder(with_key(
             &rich,
@@ -769,10 +775,19 @@ async fn a_pass_after_an_outage_tries_the_hold_before_finalizing(app: App) {
         ))
         .await
         .unwrap();
-    let unfunded = id(app.place(&broke, "outage-broke.com", REGULAR).await.unwrap());
+    let unfunded = id(app
+        .place(&broke, "outage-broke.com", REGULAR)
+        .await
+        .unwrap());
     // Placed first but finalizing an hour later: the 40.00 go to the other order.
-    let later = id(app.place(&short, "outage-later.com", REGULAR).await.unwrap());
-    let sooner = id(app.place(&short, "outage-sooner.com", REGULAR).await.unwrap());
+    let later = id(app
+        .place(&short, "outage-later.com", REGULAR)
+        .await
+        .unwrap());
+    let sooner = id(app
+        .place(&short, "outage-sooner.com", REGULAR)
+        .await
+        .unwrap());
     app.drop_list(
         &[
             ("outage-funded.com", DROP),
