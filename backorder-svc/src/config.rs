@@ -50,8 +50,9 @@ pub struct ServeArgs {
     #[arg(long, env = "BACKORDER_CLOCK", value_enum, default_value_t = ClockKind::System)]
     pub clock: ClockKind,
 
-    /// Start time of the manual clock (RFC 3339); defaults to the current time.
-    #[arg(long, env = "BACKORDER_CLOCK_START")]
+    /// Start time of the manual clock (RFC 3339, years 0000 to 9999); defaults to the
+    /// current time.
+    #[arg(long, env = "BACKORDER_CLOCK_START", value_parser = parse_clock_start)]
     pub clock_start: Option<chrono::DateTime<chrono::Utc>>,
 
     /// The registry's PendingDeleteFeed (e.g. http://127.0.0.1:50052): the drop list is
@@ -146,6 +147,19 @@ impl ServeArgs {
     }
 }
 
+/// An RFC 3339 time within years 0000 to 9999: the manual clock never leaves that range
+/// (chrono's parser also takes signed years of more digits, such as `+262000-01-01T00:00:00Z`).
+pub fn parse_clock_start(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let time: chrono::DateTime<chrono::Utc> = text
+        .trim()
+        .parse()
+        .map_err(|e| format!("`{text}`: not an RFC 3339 time ({e})"))?;
+    if !crate::domain::lifecycle::in_range(time) {
+        return Err(format!("`{text}`: must lie within years 0000 to 9999"));
+    }
+    Ok(time)
+}
+
 /// A duration as a whole number with a unit: `ms`, `s`, `m`, `h` or `d`.
 pub fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
     let text = text.trim();
@@ -156,14 +170,15 @@ pub fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
     let n: i64 = number
         .parse()
         .map_err(|_| format!("`{text}`: expected a whole number and a unit, like 90s or 1h"))?;
-    match unit {
-        "ms" => Ok(chrono::Duration::milliseconds(n)),
-        "s" => Ok(chrono::Duration::seconds(n)),
-        "m" => Ok(chrono::Duration::minutes(n)),
-        "h" => Ok(chrono::Duration::hours(n)),
-        "d" => Ok(chrono::Duration::days(n)),
-        other => Err(format!("`{text}`: unknown unit `{other}` (ms, s, m, h, d)")),
-    }
+    let duration = match unit {
+        "ms" => chrono::Duration::try_milliseconds(n),
+        "s" => chrono::Duration::try_seconds(n),
+        "m" => chrono::Duration::try_minutes(n),
+        "h" => chrono::Duration::try_hours(n),
+        "d" => chrono::Duration::try_days(n),
+        other => return Err(format!("`{text}`: unknown unit `{other}` (ms, s, m, h, d)")),
+    };
+    duration.ok_or_else(|| format!("`{text}`: too long"))
 }
 
 #[derive(Debug, Clone, Parser)]
@@ -222,6 +237,9 @@ mod tests {
     fn durations_with_units() {
         assert_eq!(parse_duration("1h"), Ok(chrono::Duration::hours(1)));
         assert_eq!(parse_duration(" 90s"), Ok(chrono::Duration::seconds(90)));
+        assert!(parse_duration("9223372036854775807d").is_err(), "no panic");
+        assert!(parse_clock_start("2026-12-01T00:00:00Z").is_ok());
+        assert!(parse_clock_start("+262000-01-01T00:00:00Z").is_err());
         assert_eq!(
             parse_duration("250ms"),
             Ok(chrono::Duration::milliseconds(250))

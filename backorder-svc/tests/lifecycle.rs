@@ -3,7 +3,9 @@
 //! priority when funds are short, events with resume, the audit log.
 
 use backorder_proto::backorder::v1 as pb;
+use backorder_svc::clock::Clock;
 use backorder_svc::testkit::with_key;
+use pb::catalog_service_client::CatalogServiceClient;
 use pb::event_service_client::EventServiceClient;
 use tokio_stream::StreamExt;
 use tonic::Code;
@@ -744,6 +746,459 @@ async fn a_prepay_refused_for_funds_stays_refused_for_its_request_id(app: App) {
     app.ledger_ok().await;
 }
 
+/// Issue 11, finding 5: no scheduler pass ran between the opening of the lock window and
+/// finalization (the service was down). The first pass after the outage decides as if it
+/// had run in time: the hold is tried with the funds available now, earliest finalization
+/// first, and only an order whose hold fails is UNFUNDED (without a LOW_BALANCE: it is not
+/// in a window any more, the FAILED event says why). An order placed after its finalization
+/// (accepted while its name was not on the list) stays UNFUNDED, funds or not.
+async fn a_pass_after_an_outage_tries_the_hold_before_finalizing(app: App) {
+    let (_, rich) = app.account("100").await;
+    let (_, broke) = app.account("0").await;
+    let (_, short) = app.account("40").await;
+    let id = |r: pb::CreateBackorderResponse| r.backorder.unwrap().id;
+    let funded = id(app
+        .place(&rich, "outage-funded.com", REGULAR)
+        .await
+        .unwrap());
+    let prepaid = id(app
+        .place(&rich, "outage-prepaid.com", REGULAR)
+        .await
+        .unwrap());
+    app.orders()
+        .pay_backorder(with_key(
+            &rich,
+            pb::PayBackorderRequest {
+                backorder_id: prepaid.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap();
+    let unfunded = id(app
+        .place(&broke, "outage-broke.com", REGULAR)
+        .await
+        .unwrap());
+    // Placed first but finalizing an hour later: the 40.00 go to the other order.
+    let later = id(app
+        .place(&short, "outage-later.com", REGULAR)
+        .await
+        .unwrap());
+    let sooner = id(app
+        .place(&short, "outage-sooner.com", REGULAR)
+        .await
+        .unwrap());
+    app.drop_list(
+        &[
+            ("outage-funded.com", DROP),
+            ("outage-prepaid.com", DROP),
+            ("outage-broke.com", DROP),
+            ("outage-later.com", "2026-12-10 20:00:00"),
+            ("outage-sooner.com", DROP),
+        ],
+        false,
+    )
+    .await;
+    // Placed while its name was not on the list, half an hour after what turns out to be its
+    // finalization: the spec's rule for orders placed after finalization is untouched.
+    app.clock.set(at("2026-12-10T17:30:00Z")).unwrap();
+    let placed_late = id(app
+        .place(&rich, "outage-late-listed.com", REGULAR)
+        .await
+        .unwrap());
+    app.drop_list(&[("outage-late-listed.com", DROP)], false)
+        .await;
+
+    // The first pass since 2026-12-01: every lock window opened and closed meanwhile.
+    let pass = app.set_time("2026-12-10T18:30:00Z").await;
+
+    use pb::BackorderStatus as S;
+    let outcome = |order: pb::Backorder| {
+        (
+            S::try_from(order.status).unwrap(),
+            pb::FailureReason::try_from(order.failure_reason).unwrap(),
+        )
+    };
+    let processing = (S::Processing, pb::FailureReason::Unspecified);
+    let failed = (S::Failed, pb::FailureReason::Unfunded);
+    assert_eq!(
+        outcome(app.order(&rich, &funded).await),
+        processing,
+        "a funded order whose window passed unseen is held, then finalized"
+    );
+    assert_eq!(outcome(app.order(&rich, &prepaid).await), processing);
+    assert_eq!(outcome(app.order(&broke, &unfunded).await), failed);
+    assert_eq!(
+        outcome(app.order(&short, &sooner).await),
+        processing,
+        "earliest finalization first"
+    );
+    assert_eq!(outcome(app.order(&short, &later).await), failed);
+    assert_eq!(
+        outcome(app.order(&rich, &placed_late).await),
+        failed,
+        "placed after its finalization: no catch-up"
+    );
+    assert_eq!(
+        (
+            pass.holds_placed,
+            pass.finalized,
+            pass.unfunded,
+            pass.low_balance_events
+        ),
+        (2, 3, 3, 0),
+        "{pass:?}"
+    );
+    assert_eq!(app.balance(&rich).await, ("100.00".into(), "60.00".into()));
+    assert_eq!(app.balance(&short).await, ("40.00".into(), "30.00".into()));
+    assert_eq!(app.balance(&broke).await, ("0.00".into(), "0.00".into()));
+    let audit = app
+        .operator_api()
+        .list_audit_log(with_key(
+            &app.operator,
+            pb::ListAuditLogRequest {
+                backorder_id: funded.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let moves: Vec<_> = audit
+        .entries
+        .iter()
+        .filter(|e| e.new_status != S::Unspecified as i32)
+        .map(|e| (e.old_status, e.new_status))
+        .collect();
+    assert_eq!(
+        moves,
+        vec![
+            (S::Unspecified as i32, S::Requested as i32),
+            (S::Requested as i32, S::Active as i32),
+            (S::Active as i32, S::Processing as i32),
+        ],
+        "the hold and the finalization are each audited"
+    );
+    for key in [&broke, &short] {
+        let events = EventServiceClient::new(app.channel.clone())
+            .list_events(with_key(key, pb::ListEventsRequest::default()))
+            .await
+            .unwrap()
+            .into_inner()
+            .events;
+        assert!(
+            events
+                .iter()
+                .all(|e| e.r#type != pb::EventType::LowBalance as i32),
+            "no LOW_BALANCE for an order failed in the same pass: {events:?}"
+        );
+    }
+    // Nothing is left to do: a second pass changes nothing.
+    let again = app.set_time("2026-12-10T18:30:01Z").await;
+    assert_eq!(
+        (again.holds_placed, again.finalized, again.unfunded),
+        (0, 0, 0)
+    );
+    app.ledger_ok().await;
+}
+
+fn lead(seconds: i64) -> Option<prost_types::Duration> {
+    Some(prost_types::Duration { seconds, nanos: 0 })
+}
+
+const YEAR_SECS: i64 = 365 * 86_400;
+
+async fn upsert_net(
+    app: &App,
+    finalization_lead: Option<prost_types::Duration>,
+    lock_lead: Option<prost_types::Duration>,
+) -> Result<pb::Tld, tonic::Status> {
+    CatalogServiceClient::new(app.channel.clone())
+        .upsert_tld(with_key(
+            &app.operator,
+            pb::UpsertTldRequest {
+                tld: Some(pb::Tld {
+                    name: "net".into(),
+                    classes: vec![REGULAR as i32, LITE as i32],
+                    daily_deals: true,
+                    finalization_lead,
+                    lock_lead,
+                    ..Default::default()
+                }),
+            },
+        ))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// Issue 11, finding 3: the catalog refuses leads over a year (and negative ones) with
+/// INVALID_ARGUMENT naming the field and the rule, so no pass can meet a lead that pushes a
+/// time out of range.
+async fn the_catalog_refuses_leads_over_a_year(app: App) {
+    let ten_thousand_years = 10_000 * YEAR_SECS;
+    let refusals = [
+        (
+            lead(ten_thousand_years),
+            None,
+            "tld.finalization_lead",
+            "10,000-year finalization lead",
+        ),
+        (
+            None,
+            lead(ten_thousand_years),
+            "tld.lock_lead",
+            "10,000-year lock lead",
+        ),
+        (
+            lead(i64::MAX),
+            None,
+            "tld.finalization_lead",
+            "the largest finalization lead",
+        ),
+        (
+            lead(YEAR_SECS + 1),
+            None,
+            "tld.finalization_lead",
+            "a year and a second",
+        ),
+        (None, lead(-1), "tld.lock_lead", "a negative lock lead"),
+    ];
+    for (finalization, lock, field, what) in refusals {
+        let refused = upsert_net(&app, finalization, lock).await;
+        let status = match refused {
+            Ok(tld) => panic!("{what}: accepted as {tld:?}"),
+            Err(status) => status,
+        };
+        assert_eq!(
+            status.code(),
+            Code::InvalidArgument,
+            "{what}: {}",
+            status.message()
+        );
+        assert!(
+            status.message().contains(field),
+            "{what}: {}",
+            status.message()
+        );
+        assert!(
+            status.message().contains("365 days") || status.message().contains("non-negative"),
+            "{what}: the message states the rule: {}",
+            status.message()
+        );
+    }
+    let net = CatalogServiceClient::new(app.channel.clone())
+        .get_tld(with_key(
+            &app.operator,
+            pb::GetTldRequest { name: "net".into() },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        net.finalization_lead.unwrap().seconds,
+        7200,
+        "refusals change nothing"
+    );
+    // The bound itself is accepted, and a pass over a listed order of that TLD runs.
+    upsert_net(&app, lead(YEAR_SECS), lead(YEAR_SECS))
+        .await
+        .unwrap();
+    let (_, key) = app.account("100").await;
+    app.place(&key, "year-lead.net", REGULAR).await.unwrap();
+    app.drop_list(&[("year-lead.net", "2027-12-10 19:00:00")], false)
+        .await;
+    let pass = app.set_time("2026-12-02T00:00:00Z").await;
+    assert_eq!(pass.holds_placed, 1, "{pass:?}");
+}
+
+/// Runs one statement on the service's database, as an older version may have left it.
+async fn execute_sql(url: &str, statement: &str) {
+    let statement = sqlx::AssertSqlSafe(statement.to_string());
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query(statement).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query(statement).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
+
+/// Issue 11, finding 3: leads stored before the catalog's bound existed (here written
+/// straight into the database) never panic a pass, a placement or a listing: the orders'
+/// times cannot be computed, so they are treated as unscheduled (no hold, no failure) until
+/// an operator corrects the TLD, and then they are caught up.
+async fn leads_stored_out_of_bounds_do_not_panic(app: App) {
+    let (_, key) = app.account("100").await;
+    let id = |r: pb::CreateBackorderResponse| r.backorder.unwrap().id;
+    let huge = id(app.place(&key, "stored-huge.com", REGULAR).await.unwrap());
+    let far = id(app.place(&key, "stored-far.net", REGULAR).await.unwrap());
+    let fine = id(app.place(&key, "stored-fine.org", REGULAR).await.unwrap());
+    app.drop_list(
+        &[
+            ("stored-huge.com", DROP),
+            ("stored-huge-2.com", DROP),
+            ("stored-far.net", DROP),
+            ("stored-fine.org", DROP),
+        ],
+        false,
+    )
+    .await;
+    execute_sql(
+        &app.url,
+        "UPDATE tlds SET finalization_lead_secs = 9223372036854775807 WHERE name = 'com'",
+    )
+    .await;
+    execute_sql(
+        &app.url,
+        "UPDATE tlds SET lock_lead_secs = 315360000000 WHERE name = 'net'",
+    )
+    .await;
+
+    app.clock.set(at("2026-12-08T00:00:00Z")).unwrap();
+    let pass = app
+        .operator_api()
+        .run_scheduler(with_key(&app.operator, pb::RunSchedulerRequest {}))
+        .await;
+    let pass = match pass {
+        Ok(pass) => pass.into_inner(),
+        Err(status) => panic!("the pass failed: {:?}: {}", status.code(), status.message()),
+    };
+    assert_eq!(pass.holds_placed, 1, "{pass:?}");
+    use pb::BackorderStatus as S;
+    assert_eq!(app.status(&key, &fine).await, S::Active);
+    for order in [&huge, &far] {
+        let order = app.order(&key, order).await;
+        assert_eq!(
+            (S::try_from(order.status).unwrap(), order.drop_time),
+            (S::Requested, None),
+            "{}: its times cannot be computed, so it is shown unscheduled",
+            order.domain
+        );
+    }
+    let placed = app.place(&key, "stored-huge-2.com", REGULAR).await;
+    let refused = placed.expect_err("a listed name whose times cannot be computed");
+    assert_eq!(
+        refused.code(),
+        Code::FailedPrecondition,
+        "{}",
+        refused.message()
+    );
+    assert!(
+        refused.message().contains("com"),
+        "names the TLD: {}",
+        refused.message()
+    );
+    let listed = app
+        .orders()
+        .list_backorders(with_key(
+            &app.operator,
+            pb::ListBackordersRequest {
+                order_by: pb::BackorderOrderBy::FinalizationTime as i32,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.backorders.len(), 3);
+    assert_eq!(
+        listed.backorders[0].id, fine,
+        "orders without times sort last"
+    );
+    // Past finalization, nothing fails for want of times.
+    let late = app.set_time("2026-12-11T00:00:00Z").await;
+    assert_eq!((late.finalized, late.unfunded), (1, 0), "{late:?}");
+    assert_eq!(app.status(&key, &huge).await, S::Requested);
+    // Corrected: the order is caught up (held and finalized in the next pass).
+    execute_sql(
+        &app.url,
+        "UPDATE tlds SET finalization_lead_secs = 7200 WHERE name = 'com'",
+    )
+    .await;
+    app.set_time("2026-12-11T00:00:01Z").await;
+    assert_eq!(app.status(&key, &huge).await, S::Processing);
+    app.ledger_ok().await;
+}
+
+fn timestamp(text: &str) -> prost_types::Timestamp {
+    let time = at(text);
+    prost_types::Timestamp {
+        seconds: time.timestamp(),
+        nanos: 0,
+    }
+}
+
+/// Issue 11, finding 3: the manual clock refuses to move out of range (past year 9999)
+/// with INVALID_ARGUMENT instead of panicking, and stays where it was.
+async fn the_manual_clock_refuses_times_past_year_9999(app: App) {
+    let operator = app.operator_api();
+    let before = app.clock.now();
+    let advance = |seconds: i64| pb::AdvanceClockRequest {
+        by: Some(prost_types::Duration { seconds, nanos: 0 }),
+        run_scheduler: Some(true),
+    };
+    let cases = [
+        ("10,000 years", 10_000 * YEAR_SECS),
+        ("the largest duration", i64::MAX),
+    ];
+    for (what, seconds) in cases {
+        let answer = operator
+            .clone()
+            .advance_clock(with_key(&app.operator, advance(seconds)))
+            .await;
+        let status = match answer {
+            Ok(clock) => panic!("advancing by {what}: accepted: {:?}", clock.into_inner()),
+            Err(status) => status,
+        };
+        assert_eq!(
+            status.code(),
+            Code::InvalidArgument,
+            "advancing by {what}: {}",
+            status.message()
+        );
+        assert!(status.message().contains("by"), "{}", status.message());
+        assert!(status.message().contains("9999"), "{}", status.message());
+    }
+    let set = operator
+        .clone()
+        .set_clock(with_key(
+            &app.operator,
+            pb::SetClockRequest {
+                time: Some(prost_types::Timestamp {
+                    seconds: 253_402_300_800, // 10000-01-01T00:00:00Z
+                    nanos: 0,
+                }),
+            },
+        ))
+        .await
+        .expect_err("year 10000");
+    assert_eq!(set.code(), Code::InvalidArgument, "{}", set.message());
+    assert!(set.message().contains("time"), "{}", set.message());
+    assert_eq!(app.clock.now(), before, "refusals leave the clock alone");
+    // The last representable second is fine, with an order and a daily deal open.
+    let (_, key) = app.account("100").await;
+    app.drop_list(&[("last-second.com", DROP)], false).await;
+    app.place(&key, "last-second.com", REGULAR).await.unwrap();
+    operator
+        .clone()
+        .set_clock(with_key(
+            &app.operator,
+            pb::SetClockRequest {
+                time: Some(timestamp("9999-12-31T23:59:59Z")),
+            },
+        ))
+        .await
+        .unwrap();
+    let one_more = operator
+        .clone()
+        .advance_clock(with_key(&app.operator, advance(1)))
+        .await
+        .expect_err("past 9999");
+    assert_eq!(one_more.code(), Code::InvalidArgument);
+}
+
 macro_rules! lifecycle_suite {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -781,4 +1236,8 @@ lifecycle_suite!(
     suspended_accounts_place_nothing,
     a_create_retried_after_finalization_gets_the_first_answer,
     a_prepay_refused_for_funds_stays_refused_for_its_request_id,
+    a_pass_after_an_outage_tries_the_hold_before_finalizing,
+    the_catalog_refuses_leads_over_a_year,
+    leads_stored_out_of_bounds_do_not_panic,
+    the_manual_clock_refuses_times_past_year_9999,
 );

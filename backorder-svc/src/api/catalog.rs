@@ -5,6 +5,7 @@ use super::convert::{self, money, money_in, next_token, page_size, page_token_id
 use super::error::{ApiError, ApiResult};
 use crate::domain::account::{Caller, PriceTier};
 use crate::domain::catalog::{BackorderClass, Tld, TldName};
+use crate::domain::lifecycle::MAX_LEAD_SECS;
 use crate::store::{PageRequest, Price, PriceFilter, PriceKey};
 use backorder_proto::backorder::v1 as pb;
 use pb::catalog_service_server::CatalogService;
@@ -47,6 +48,8 @@ fn duration_pb(duration: Duration) -> prost_types::Duration {
     }
 }
 
+/// A TLD lead: whole seconds from 0 to `MAX_LEAD` (365 days). Longer leads are typos, and
+/// a lead of thousands of years would push a domain's times out of range.
 fn duration_in(
     field: &str,
     value: Option<&prost_types::Duration>,
@@ -54,13 +57,18 @@ fn duration_in(
 ) -> ApiResult<Duration> {
     match value {
         None => Ok(default),
-        Some(d) if d.seconds >= 0 && d.nanos == 0 => {
-            Ok(Duration::from_secs(d.seconds.unsigned_abs()))
-        }
-        Some(_) => Err(ApiError::invalid(
+        Some(d) if d.seconds < 0 || d.nanos != 0 => Err(ApiError::invalid(
             field,
             "must be a non-negative whole number of seconds",
         )),
+        Some(d) if d.seconds > MAX_LEAD_SECS => Err(ApiError::invalid(
+            field,
+            format!(
+                "must be at most 365 days ({MAX_LEAD_SECS}s); {}s was given",
+                d.seconds
+            ),
+        )),
+        Some(d) => Ok(Duration::from_secs(d.seconds.unsigned_abs())),
     }
 }
 

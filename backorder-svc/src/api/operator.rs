@@ -6,6 +6,7 @@ use super::convert::{
     from_timestamp, money, next_token, page_offset, page_size, page_token_id, timestamp,
 };
 use super::error::ApiError;
+use crate::clock::ClockError;
 use crate::domain::money::{Currency, Money};
 use crate::domain::name::DomainName;
 use crate::ledger::LedgerAccountKind;
@@ -76,6 +77,21 @@ impl OperatorApi {
                     .into(),
             )
         })
+    }
+}
+
+/// A refused clock move: backwards is FAILED_PRECONDITION (it depends on the clock's
+/// state), past year 9999 is INVALID_ARGUMENT on `field` (no state makes it valid).
+fn clock_error(field: &str, error: ClockError) -> ApiError {
+    match error {
+        ClockError::Backwards { .. } => ApiError::FailedPrecondition(error.to_string()),
+        ClockError::OutOfRange { now, asked } => ApiError::invalid(
+            field,
+            format!(
+                "the clock cannot go past 9999-12-31T23:59:59Z (now {}, asked for {asked})",
+                now.to_rfc3339()
+            ),
+        ),
     }
 }
 
@@ -167,9 +183,7 @@ impl OperatorService for OperatorApi {
             .as_ref()
             .ok_or_else(|| ApiError::invalid("time", "is required"))
             .and_then(|t| from_timestamp("time", t))?;
-        self.manual()?
-            .set(to)
-            .map_err(|e| ApiError::FailedPrecondition(e.to_string()))?;
+        self.manual()?.set(to).map_err(|e| clock_error("time", e))?;
         self.pass().await?;
         Ok(Response::new(self.clock_pb()))
     }
@@ -190,12 +204,18 @@ impl OperatorService for OperatorApi {
             )
             .into());
         }
-        let by = chrono::Duration::seconds(by.seconds)
-            + chrono::Duration::nanoseconds(i64::from(by.nanos));
+        let by = chrono::Duration::try_seconds(by.seconds)
+            .and_then(|s| s.checked_add(&chrono::Duration::nanoseconds(i64::from(by.nanos))))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "by",
+                    "too long: the clock cannot go past 9999-12-31T23:59:59Z",
+                )
+            })?;
         let run_scheduler = request.get_ref().run_scheduler.unwrap_or(true);
         self.manual()?
             .advance(by)
-            .map_err(|e| ApiError::FailedPrecondition(e.to_string()))?;
+            .map_err(|e| clock_error("by", e))?;
         if run_scheduler {
             self.pass().await?;
         }

@@ -5,6 +5,7 @@
 
 use super::source::{LineParse, SourceLine};
 use crate::domain::drop_list::DropName;
+use crate::domain::lifecycle::{self, MAX_LEAD};
 use crate::store::{DropListEntry, PageRequest, SharedStore, StoreResult};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{HashMap, HashSet};
@@ -49,10 +50,11 @@ pub struct ImportReport {
     pub errors: Vec<LineError>,
 }
 
-/// Each catalog zone's finalization lead. Zones outside the catalog are refused: nobody can
+/// Each catalog zone's finalization lead (`None`: the stored lead is beyond `MAX_LEAD`, a
+/// row older than the catalog's bound). Zones outside the catalog are refused: nobody can
 /// order them, and their finalization time would be a guess.
 #[derive(Debug, Clone, Default)]
-pub struct ZoneLeads(HashMap<String, Duration>);
+pub struct ZoneLeads(HashMap<String, Option<Duration>>);
 
 impl ZoneLeads {
     pub async fn load(store: &SharedStore) -> StoreResult<Self> {
@@ -68,7 +70,9 @@ impl ZoneLeads {
             let Some(last) = tlds.last() else { break };
             after = Some(last.name.as_str().to_string());
             for tld in &tlds {
-                let lead = Duration::from_std(tld.finalization_lead).unwrap_or(Duration::hours(2));
+                let lead = Duration::from_std(tld.finalization_lead)
+                    .ok()
+                    .filter(|lead| *lead <= MAX_LEAD);
                 leads.insert(tld.name.as_str().to_string(), lead);
             }
         }
@@ -76,15 +80,23 @@ impl ZoneLeads {
     }
 
     pub fn from_map(leads: HashMap<String, Duration>) -> Self {
-        Self(leads)
+        Self(
+            leads
+                .into_iter()
+                .map(|(zone, lead)| (zone, Some(lead)))
+                .collect(),
+        )
     }
 
-    pub fn lead(&self, zone: &str) -> Option<Duration> {
+    /// The zone's lead: `None` outside the catalog, `Some(None)` when it is out of range.
+    pub fn lead(&self, zone: &str) -> Option<Option<Duration>> {
         self.0.get(zone).copied()
     }
 }
 
-/// A line checked against the name rules and the catalog, ready to write.
+/// A line checked against the name rules and the catalog, ready to write. Drop times must
+/// lie within years 0000 to 9999, as every time the service holds (so later arithmetic on
+/// them, such as the daily-deal window or the catch deadline, cannot overflow).
 pub fn validate_line(
     leads: &ZoneLeads,
     domain: &str,
@@ -97,7 +109,22 @@ pub fn validate_line(
             name.zone, name.domain
         )
     })?;
-    Ok(DropListEntry::listed(name, drop_time, drop_time - lead))
+    if !lifecycle::in_range(drop_time) {
+        return Err(format!(
+            "drop date: `{}` is outside years 0000 to 9999",
+            drop_time.to_rfc3339()
+        ));
+    }
+    let finalization_at = lead
+        .and_then(|lead| drop_time.checked_sub_signed(lead))
+        .ok_or_else(|| {
+            format!(
+                "zone: the finalization lead of `{}` in the TLD catalog is out of range (0 to \
+                 365 days); correct the TLD first",
+                name.zone
+            )
+        })?;
+    Ok(DropListEntry::listed(name, drop_time, finalization_at))
 }
 
 struct Run<'a> {
@@ -245,6 +272,25 @@ mod tests {
         assert_eq!(entry.finalization_at, at - Duration::hours(3));
         let error = validate_line(&leads, "example.zz", at).unwrap_err();
         assert!(error.starts_with("zone: `zz`"), "{error}");
+    }
+
+    #[test]
+    fn drop_times_beyond_year_9999_and_leads_out_of_range_are_bad_lines() {
+        let mut leads =
+            ZoneLeads::from_map(HashMap::from([("com".to_string(), Duration::hours(2))]));
+        leads.0.insert("net".to_string(), None);
+        let last = DateTime::from_timestamp(lifecycle::LATEST_SECS, 0).unwrap();
+        assert!(validate_line(&leads, "last.com", last).is_ok());
+        for time in [
+            last + Duration::seconds(1),
+            DateTime::<Utc>::MAX_UTC,
+            DateTime::<Utc>::MIN_UTC,
+        ] {
+            let error = validate_line(&leads, "far.com", time).unwrap_err();
+            assert!(error.starts_with("drop date:"), "{error}");
+        }
+        let error = validate_line(&leads, "stored.net", last).unwrap_err();
+        assert!(error.contains("out of range"), "{error}");
     }
 
     #[test]

@@ -164,6 +164,17 @@ pub async fn validate(
     let schedule = store
         .domain_schedule(name.ascii(), tld.name.as_str())
         .await?;
+    if schedule == Schedule::OutOfRange {
+        // Only rows stored before the catalog bounded leads (or the import bounded drop
+        // times) can get here.
+        return Err(PlacementError::Refused(format!(
+            "domain: the times of {} cannot be computed: the .{} leads in the catalog (0 to \
+             365 days each) or its drop time (years 0000 to 9999) are out of range; orders \
+             for it are closed until an operator corrects them",
+            name.ascii(),
+            tld.name.as_str()
+        )));
+    }
     let mut post_drop = false;
     if let Schedule::Listed(times) = schedule
         && now >= times.finalization_at

@@ -113,16 +113,16 @@ async fn follow_stream(
     let mut behind_reported = false;
     while let Some(tick) = ticks.message().await? {
         let now = time_of(tick.now.as_ref())?;
-        // Our clock never goes back (every recorded time would lie); a registry that is
-        // behind (it restarted its scenario) is waited for, and said so once.
+        // Our clock never goes back (every recorded time would lie) nor past year 9999; a
+        // registry that is behind (it restarted its scenario) is waited for, and said so once.
         match manual.set(now) {
             Ok(_) => behind_reported = false,
             Err(error) if !behind_reported => {
                 behind_reported = true;
-                tracing::warn!(%error, "the registry's clock is behind ours; our time stands until it catches up");
+                tracing::warn!(%error, "not following this registry tick; our time stands until the registry's is usable again");
                 supervision.set_detail(
                     Part::RegistryClock,
-                    format!("the registry's clock ({now}) is behind ours; waiting for it"),
+                    format!("not following the registry's tick at {now}: {error}"),
                 );
             }
             Err(_) => {}

@@ -1,30 +1,39 @@
 //! The scheduler: each pass, driven only by the injected clock, places holds for orders in
 //! the lock window (earliest finalization first, then earliest order), warns once per order
-//! when funds are short, moves orders at finalization, and sends orders whose domain was
-//! restored back to sleep; then closes ended auctions, collects auction payments, defaults
-//! winners past their deadline, and fails daily deals whose window closed uncaught. Each
-//! step is one transaction in the store; several replicas may run passes at once (the
-//! store re-checks each order under a skip-locked row lock).
+//! when funds are short, moves orders at finalization (a REQUESTED order placed before it
+//! gets one last try of the hold first, so a pass after an outage decides as if it had run
+//! in time), and sends orders whose domain was restored back to sleep; then closes ended
+//! auctions, collects auction payments, defaults winners past their deadline, and fails
+//! daily deals whose window closed uncaught. Each step is one transaction in the store;
+//! several replicas may run passes at once (the store re-checks each order under a
+//! skip-locked row lock).
 
 use crate::clock::SharedClock;
-use crate::domain::lifecycle::{Schedule, Status, Step, daily_deal_window_close, next_step};
+use crate::domain::lifecycle::{Schedule, Status, daily_deal_window_close, next_step};
 use crate::store::SharedStore;
 use crate::store::auctions::AuctionStep;
 use crate::store::catching::{Allocated, CatchOutcome, CatchReport};
-use crate::store::orders::{OrderError, StepOutcome};
+use crate::store::orders::{Backorder, OrderError, StepOutcome};
 use crate::supervision::{Part, SharedSupervision};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PassReport {
+    /// Holds placed, catch-ups included.
     pub holds_placed: u32,
     pub low_balance_warnings: u32,
     pub funds_short: u32,
+    /// Orders moved to PROCESSING, catch-ups included.
     pub finalized: u32,
     pub unfunded: u32,
     pub slept: u32,
     pub skipped: u32,
+    /// REQUESTED orders past finalization whose last try of the hold succeeded: held and
+    /// finalized in one step (counted in `holds_placed` and `finalized` too). Non-zero after
+    /// an outage that spanned lock windows.
+    pub caught_up: u32,
     /// Auctions that ended (a winner owes the price, or a free win settled at once).
     pub auctions_closed: u32,
     /// Auctions paid from the winner's balance and settled.
@@ -41,15 +50,20 @@ pub struct PassReport {
 /// The audit actor of scheduler steps.
 pub const ACTOR: &str = "scheduler:lifecycle";
 
+/// One pass at the clock's time. It decides as if passes had run all along: an order whose
+/// lock window opened and closed while no pass ran (the service was down) gets the last try
+/// of its hold before finalization is applied (`Step::CatchUp`). Funds go to the orders whose
+/// finalization comes first, then to the earliest orders, catch-ups included.
 pub async fn run_pass(store: &SharedStore, clock: &SharedClock) -> Result<PassReport, OrderError> {
     let now = clock.now();
-    let mut due: Vec<_> = store
-        .open_backorders()
-        .await?
+    let open = store.open_backorders().await?;
+    report_out_of_range(&open);
+    let mut due: Vec<_> = open
         .into_iter()
-        .filter_map(|order| next_step(order.status, order.schedule, now).map(|step| (order, step)))
+        .filter_map(|order| {
+            next_step(order.status, order.schedule, order.created_at, now).map(|step| (order, step))
+        })
         .collect();
-    // Funds go to the orders whose finalization comes first, then to the earliest orders.
     due.sort_by_key(|(order, _)| {
         let finalization = match order.schedule {
             Schedule::Listed(times) => Some(times.finalization_at),
@@ -64,20 +78,41 @@ pub async fn run_pass(store: &SharedStore, clock: &SharedClock) -> Result<PassRe
             StepOutcome::Moved(Status::Processing) => report.finalized += 1,
             StepOutcome::Moved(Status::Failed) => report.unfunded += 1,
             StepOutcome::Moved(_) => report.slept += 1,
+            StepOutcome::HeldAndFinalized => {
+                report.holds_placed += 1;
+                report.finalized += 1;
+                report.caught_up += 1;
+            }
             StepOutcome::FundsShort { warned } => {
                 report.funds_short += 1;
                 report.low_balance_warnings += u32::from(warned);
             }
             StepOutcome::Skipped => report.skipped += 1,
         }
-        debug_assert!(matches!(
-            step,
-            Step::PlaceHold | Step::Finalize | Step::Unfunded | Step::Sleep
-        ));
     }
     advance_auctions(store, now, &mut report).await?;
     report.daily_deals_expired = expire_daily_deals(store, now).await?;
     Ok(report)
+}
+
+/// Open orders whose times cannot be computed (their TLD's stored leads, or their drop time,
+/// are out of range) wait like unscheduled ones; each pass says so once, by TLD, so an
+/// operator corrects the catalog.
+fn report_out_of_range(open: &[Backorder]) {
+    let mut by_tld: BTreeMap<&str, u32> = BTreeMap::new();
+    for order in open {
+        if order.schedule == Schedule::OutOfRange {
+            *by_tld.entry(order.tld.as_str()).or_default() += 1;
+        }
+    }
+    if !by_tld.is_empty() {
+        tracing::error!(
+            orders_by_tld = ?by_tld,
+            "open orders whose times cannot be computed (TLD leads outside 0 to 365 days, or a \
+             drop time outside years 0000 to 9999): they wait as unscheduled until the TLD \
+             (CatalogService/UpsertTld) or the drop list is corrected"
+        );
+    }
 }
 
 /// Daily deals of a drop not caught by the close of their window fail NOT_CAUGHT (spec:
@@ -89,8 +124,20 @@ async fn expire_daily_deals(
 ) -> Result<u32, OrderError> {
     let mut expired = 0;
     for target in store.catch_targets(now).await? {
-        if !target.daily_deals_only || now < daily_deal_window_close(target.drop_time) {
+        if !target.daily_deals_only {
             continue;
+        }
+        match daily_deal_window_close(target.drop_time) {
+            Some(close) if now >= close => {}
+            Some(_) => continue,
+            None => {
+                tracing::error!(
+                    domain = %target.domain,
+                    drop_time = %target.drop_time,
+                    "drop time out of range: its daily-deal window never closes"
+                );
+                continue;
+            }
         }
         let report = CatchReport {
             domain: target.domain,

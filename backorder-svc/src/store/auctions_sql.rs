@@ -48,10 +48,18 @@ fn settings_of(text: &str) -> StoreResult<Rules> {
         currency: currency_of(currency)?,
         opening_bid: number(opening)?,
         increments: increments.parse().map_err(|_| bad())?,
-        length: chrono::Duration::seconds(number(length)?),
-        soft_close: chrono::Duration::seconds(number(soft_close)?),
+        length: stored_duration(number(length)?).ok_or_else(bad)?,
+        soft_close: stored_duration(number(soft_close)?).ok_or_else(bad)?,
         start_hour_utc: u32::try_from(number(start_hour)?).map_err(|_| bad())?,
     })
+}
+
+/// An auction duration as stored (seconds): 0 to 365 days, so that moving an end or a
+/// deadline by it can never leave chrono's range (a corrupt row is an error, not a panic).
+fn stored_duration(secs: i64) -> Option<chrono::Duration> {
+    (0..=crate::domain::lifecycle::MAX_LEAD_SECS)
+        .contains(&secs)
+        .then(|| chrono::Duration::seconds(secs))
 }
 
 async fn auction_settings(tx: &mut Tx) -> StoreResult<Rules> {
@@ -223,7 +231,8 @@ async fn load_auction(tx: &mut Tx, id: i64, lock: bool) -> StoreResult<Option<Au
                 .parse::<IncrementTable>()
                 .map_err(|_| corrupt(format!("increments {increments:?}")))?,
             length: end_time - start_time,
-            soft_close: chrono::Duration::seconds(row.try_get("soft_close_secs")?),
+            soft_close: stored_duration(row.try_get("soft_close_secs")?)
+                .ok_or_else(|| corrupt(format!("auction {id}: soft close")))?,
             start_hour_utc: Rules::default().start_hour_utc,
         },
         start_time,

@@ -122,6 +122,9 @@ pub struct BackorderFilter {
 pub enum StepOutcome {
     /// The order moved to this status.
     Moved(Status),
+    /// A catch-up after finalization: the price was held and the order finalized, each
+    /// change audited, in one transaction (REQUESTED, ACTIVE, PROCESSING).
+    HeldAndFinalized,
     /// Funds were short: the order stays REQUESTED; `warned` is true the first time.
     FundsShort { warned: bool },
     /// Another scheduler handled it, or it changed in the meantime: nothing done.

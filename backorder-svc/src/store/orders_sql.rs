@@ -6,7 +6,7 @@ use super::orders::{
     Backorder, BackorderFilter, Contacts, NewBackorder, OrderBy, OrderError, OrderStore, Placement,
     StepOutcome,
 };
-use crate::domain::lifecycle::{self, FailureReason, Leads, Schedule, Status, Step, Times};
+use crate::domain::lifecycle::{self, FailureReason, Leads, MAX_LEAD_SECS, Schedule, Status, Step};
 
 macro_rules! order_select {
     () => {
@@ -20,6 +20,9 @@ macro_rules! order_select {
     };
 }
 
+/// The schedule of an order's domain from its drop-list row and its TLD's stored leads.
+/// Leads outside `0..=MAX_LEAD` (rows older than the catalog's bound) and drop times outside
+/// years 0000-9999 give `OutOfRange`: never a panic, never a wrong time.
 fn schedule_of(
     drop_time: Option<i64>,
     removed_at: Option<i64>,
@@ -29,13 +32,15 @@ fn schedule_of(
     match (drop_time, removed_at) {
         (None, _) => Schedule::Unscheduled,
         (Some(_), Some(_)) => Schedule::Restored,
-        (Some(drop), None) => Schedule::Listed(Times::new(
-            from_micros(drop),
-            Leads {
-                finalization: chrono::Duration::seconds(finalization_lead_secs),
-                lock: chrono::Duration::seconds(lock_lead_secs),
-            },
-        )),
+        (Some(drop), None) => {
+            let drop = DateTime::from_timestamp_micros(drop).filter(|t| lifecycle::in_range(*t));
+            match drop {
+                Some(drop) => {
+                    Schedule::listed(drop, Leads::from_secs(finalization_lead_secs, lock_lead_secs))
+                }
+                None => Schedule::OutOfRange,
+            }
+        }
     }
 }
 
@@ -495,12 +500,19 @@ impl OrderStore for SqlStore {
         let mut query = QueryBuilder::<Db>::new(order_select!());
         conditions(&mut query, &filter);
         let direction = if filter.descending { "DESC" } else { "ASC" };
-        // Unscheduled orders have no finalization time: they sort last either way.
+        // Unscheduled orders have no finalization time, nor have orders whose TLD's stored
+        // leads are out of bounds (their times cannot be computed, see `schedule_of`; the
+        // bound also keeps the subtraction below from overflowing): they sort last either way.
+        let leads_ok = format!(
+            "COALESCE(t.finalization_lead_secs, 7200) BETWEEN 0 AND {MAX_LEAD_SECS} \
+             AND COALESCE(t.lock_lead_secs, 259200) BETWEEN 0 AND {MAX_LEAD_SECS}"
+        );
         let order_by = match filter.order_by {
             OrderBy::CreateTime => format!(" ORDER BY b.id {direction}"),
             OrderBy::FinalizationTime => format!(
-                " ORDER BY CASE WHEN dl.drop_time IS NULL THEN 1 ELSE 0 END, \
-                 dl.drop_time - COALESCE(t.finalization_lead_secs, 7200) * 1000000 {direction}, b.id"
+                " ORDER BY CASE WHEN dl.drop_time IS NOT NULL AND {leads_ok} THEN 0 ELSE 1 END, \
+                 CASE WHEN {leads_ok} THEN \
+                 dl.drop_time - COALESCE(t.finalization_lead_secs, 7200) * 1000000 END {direction}, b.id"
             ),
             OrderBy::Domain => format!(" ORDER BY b.domain {direction}, b.id"),
         };
@@ -723,7 +735,7 @@ impl OrderStore for SqlStore {
         now: DateTime<Utc>,
     ) -> Result<StepOutcome, OrderError> {
         let mut tx = self.begin_write().await?;
-        if matches!(step, Step::PlaceHold | Step::Sleep) {
+        if step.moves_money() {
             // Money steps take the account's balance row first, waiting for it: a replica
             // that skipped a locked order must not fund a later order of the same account
             // before the earlier one is settled. Locks are always taken account, then order
@@ -740,7 +752,8 @@ impl OrderStore for SqlStore {
             return Ok(StepOutcome::Skipped);
         };
         // Re-decide under the lock: another replica may have handled the order already.
-        if lifecycle::next_step(order.status, order.schedule, now) != Some(step) {
+        if lifecycle::next_step(order.status, order.schedule, order.created_at, now) != Some(step)
+        {
             return Ok(StepOutcome::Skipped);
         }
         let outcome = match step {
@@ -772,6 +785,7 @@ impl OrderStore for SqlStore {
                     }
                 }
             }
+            Step::CatchUp => self.catch_up(&mut tx, &order, actor, now).await?,
             Step::Finalize => {
                 change_status(
                     &mut tx,
@@ -797,7 +811,8 @@ impl OrderStore for SqlStore {
                     None,
                     actor,
                     now,
-                    "finalization passed without funds held",
+                    "finalization passed before the order was placed (the drop list had \
+                     another time, or none, then): no hold",
                 )
                 .await?;
                 StepOutcome::Moved(Status::Failed)
@@ -825,6 +840,71 @@ impl OrderStore for SqlStore {
 }
 
 impl SqlStore {
+    /// The pass that applies finalization to a REQUESTED order placed before it tries the
+    /// hold one last time, with the funds available now, as a pass in the lock window would
+    /// have (`Step::CatchUp`): held, the order is finalized in the same transaction (two
+    /// audited changes, two events: ACTIVE, then PROCESSING); short, it is FAILED(UNFUNDED)
+    /// with the amounts in the message and no LOW_BALANCE (the window is over, nothing can
+    /// be done about it any more).
+    async fn catch_up(
+        &self,
+        tx: &mut Tx,
+        order: &Backorder,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StepOutcome, OrderError> {
+        let placed = holds_placed(tx, order.id).await?;
+        let Some(hold) = hold_price(tx, order, placed, actor, now).await? else {
+            let available = self.balance_in(tx, order.account).await?;
+            let message = format!(
+                "finalization passed without funds held: {} needed{}",
+                order.price,
+                available
+                    .map(|a| format!(", {a} available"))
+                    .unwrap_or_default()
+            );
+            change_status(
+                tx,
+                order,
+                Status::Failed,
+                Some(FailureReason::Unfunded),
+                None,
+                None,
+                actor,
+                now,
+                &message,
+            )
+            .await?;
+            return Ok(StepOutcome::Moved(Status::Failed));
+        };
+        change_status(
+            tx,
+            order,
+            Status::Active,
+            None,
+            Some(hold),
+            Some(hold),
+            actor,
+            now,
+            "finalization: price held at the last try (no pass held it in the lock window)",
+        )
+        .await?;
+        let held = fetch_order(tx, order.id).await?;
+        change_status(
+            tx,
+            &held,
+            Status::Processing,
+            None,
+            Some(hold),
+            None,
+            actor,
+            now,
+            "finalization: valid order, catch under way",
+        )
+        .await?;
+        Ok(StepOutcome::HeldAndFinalized)
+    }
+
     /// Prepay inside the caller's transaction: nothing is written when it is refused.
     async fn pay_in(
         &self,

@@ -27,6 +27,9 @@ pub struct App {
     pub operator: String,
     pub clock: Arc<ManualClock>,
     pub server: backorder_svc::testkit::TestServer,
+    /// The database, for tests that must write what the API refuses (rows from older
+    /// versions).
+    pub url: String,
 }
 
 pub async fn spawn_app(url: &str) -> App {
@@ -38,6 +41,7 @@ pub async fn spawn_app(url: &str) -> App {
         operator: server.operator_key.clone(),
         clock: manual,
         server,
+        url: url.to_string(),
     }
 }
 
