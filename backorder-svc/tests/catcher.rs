@@ -14,7 +14,7 @@ use backorder_svc::domain::drop_list::DropName;
 use backorder_svc::domain::lifecycle::{FailureReason, Status};
 use backorder_svc::domain::money::{Currency, Money};
 use backorder_svc::drop_list::feed;
-use backorder_svc::drop_list::source::LineParse;
+use backorder_svc::drop_list::source::{LineParse, SourceLine};
 use backorder_svc::ledger::{Movement, MovementRequest};
 use backorder_svc::lifecycle::placement::{self, OrderRequest};
 use backorder_svc::lifecycle::{registry_clock, scheduler};
@@ -128,6 +128,28 @@ async fn catches(store: &SharedStore) -> Vec<CatchRecord> {
         .unwrap();
     assert_eq!(records.len() as i64, total);
     records
+}
+
+/// A store on `url` on the simulator's clock (manual, at its time) with the smoke drop list
+/// imported from `sim_url`, and leads short enough that orders placed at the scenario's
+/// start become valid before 19:00. Returns the feed's lines too.
+async fn smoke_store(url: &str, sim_url: &str) -> (SharedStore, Arc<ManualClock>, Vec<SourceLine>) {
+    let store = backorder_svc::store::connect(url).await.unwrap();
+    let start = registry_clock::registry_now(sim_url).await.unwrap();
+    let manual = Arc::new(ManualClock::new(start));
+    let clock: SharedClock = manual.clone();
+    backorder_svc::bootstrap::first_start(&store, &clock)
+        .await
+        .unwrap();
+    for tld in ["com", "uk", "co.uk", "org.uk"] {
+        leads(&store, tld, 60, 60, start).await;
+    }
+    let mut feed_client = feed::connect(sim_url).await.unwrap();
+    let (lines, _) = feed::snapshot(&mut feed_client, &[]).await.unwrap();
+    feed::import_snapshot(&store, &clock, &mut feed_client, &[], &mut |_| {})
+        .await
+        .unwrap();
+    (store, manual, lines)
 }
 
 /// Sets a catalog entry's leads.
@@ -471,23 +493,10 @@ async fn race_the_smoke_drops(url: &str) {
             ),
     );
 
-    let store = backorder_svc::store::connect(url).await.unwrap();
-    let start = registry_clock::registry_now(&sim_url).await.unwrap();
-    assert_eq!(start, at("2026-03-02T18:55:00Z"));
-    let manual = Arc::new(ManualClock::new(start));
+    let (store, manual, lines) = smoke_store(url, &sim_url).await;
     let clock: SharedClock = manual.clone();
-    backorder_svc::bootstrap::first_start(&store, &clock)
-        .await
-        .unwrap();
-    // Orders placed at the scenario's start must be able to become valid before 19:00.
-    for tld in ["com", "uk", "co.uk", "org.uk"] {
-        leads(&store, tld, 60, 60, start).await;
-    }
-    let mut feed_client = feed::connect(&sim_url).await.unwrap();
-    let (lines, _) = feed::snapshot(&mut feed_client, &[]).await.unwrap();
-    feed::import_snapshot(&store, &clock, &mut feed_client, &[], &mut |_| {})
-        .await
-        .unwrap();
+    let start = clock.now();
+    assert_eq!(start, at("2026-03-02T18:55:00Z"));
     let mut com = Vec::new();
     let mut uk = Vec::new();
     for line in &lines {
@@ -877,21 +886,8 @@ async fn recovery_setup(url: &str) -> RecoverySetup {
     tokio::spawn(registry_sim::run(listener, Arc::clone(&sim), async {
         let _ = sim_stopped.await;
     }));
-    let store = backorder_svc::store::connect(url).await.unwrap();
-    let start = registry_clock::registry_now(&sim_url).await.unwrap();
-    let manual = Arc::new(ManualClock::new(start));
-    let clock: SharedClock = manual.clone();
-    backorder_svc::bootstrap::first_start(&store, &clock)
-        .await
-        .unwrap();
-    for tld in ["com", "uk", "co.uk", "org.uk"] {
-        leads(&store, tld, 60, 60, start).await;
-    }
-    let mut feed_client = feed::connect(&sim_url).await.unwrap();
-    let (lines, _) = feed::snapshot(&mut feed_client, &[]).await.unwrap();
-    feed::import_snapshot(&store, &clock, &mut feed_client, &[], &mut |_| {})
-        .await
-        .unwrap();
+    let (store, manual, lines) = smoke_store(url, &sim_url).await;
+    let start = backorder_svc::clock::Clock::now(&*manual);
     let mut uk: Vec<String> = lines
         .iter()
         .filter_map(|line| match &line.parse {

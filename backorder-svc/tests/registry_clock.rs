@@ -141,11 +141,12 @@ async fn registry_ticks_drive_the_scheduler() {
     let _ = stop_sim.send(());
 }
 
-/// Serves `sim` on `address` (retrying while the old listener's port is still held).
+/// Serves `sim` on `address` (retrying while the old listener's port is still held); the
+/// address it got, and what stops it.
 async fn serve_sim(
     sim: Arc<Sim>,
     address: std::net::SocketAddr,
-) -> tokio::sync::oneshot::Sender<()> {
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let mut tries = 0;
     let listener = loop {
         match tokio::net::TcpListener::bind(address).await {
@@ -158,11 +159,12 @@ async fn serve_sim(
             Err(error) => panic!("cannot bind {address} again: {error}"),
         }
     };
+    let address = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(registry_sim::run(listener, sim, async {
         let _ = stopped.await;
     }));
-    stop
+    (address, stop)
 }
 
 /// Finding 4 of issue 11: the clock stream drops (here the simulator's server goes away and
@@ -170,13 +172,8 @@ async fn serve_sim(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_follower_joins_again_after_the_registry_restarts() {
     let sim = Sim::new(Scenario::load("smoke").unwrap(), SimOptions::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
+    let (address, stop_sim) = serve_sim(Arc::clone(&sim), "127.0.0.1:0".parse().unwrap()).await;
     let url = format!("http://{address}");
-    let (stop_sim, sim_stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(registry_sim::run(listener, Arc::clone(&sim), async {
-        let _ = sim_stopped.await;
-    }));
     let db = backorder_svc::testkit::sqlite();
     let store = backorder_svc::store::connect(&db.url).await.unwrap();
     let start = registry_clock::registry_now(&url).await.unwrap();
@@ -215,7 +212,7 @@ async fn the_follower_joins_again_after_the_registry_restarts() {
     // The simulator's server restarts; virtual time moves on while we are away.
     let _ = stop_sim.send(());
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let stop_sim = serve_sim(Arc::clone(&sim), address).await;
+    let (_, stop_sim) = serve_sim(Arc::clone(&sim), address).await;
     advance(600).await;
     let caught_up = start + Duration::minutes(11);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -255,13 +252,8 @@ async fn health_and_status_show_a_part_that_is_not_working() {
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
     let sim = Sim::new(Scenario::load("smoke").unwrap(), SimOptions::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
+    let (address, stop_sim) = serve_sim(Arc::clone(&sim), "127.0.0.1:0".parse().unwrap()).await;
     let url = format!("http://{address}");
-    let (stop_sim, sim_stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(registry_sim::run(listener, Arc::clone(&sim), async {
-        let _ = sim_stopped.await;
-    }));
 
     let db = backorder_svc::testkit::sqlite();
     let operator = {
@@ -372,7 +364,7 @@ async fn health_and_status_show_a_part_that_is_not_working() {
     assert_eq!(status_of("scheduler").await, ServingStatus::Serving);
 
     // The registry is back: the follower joins again and says so.
-    let stop_sim = serve_sim(Arc::clone(&sim), address).await;
+    let (_, stop_sim) = serve_sim(Arc::clone(&sim), address).await;
     assert_eq!(
         wait_for("registry_clock", ServingStatus::Serving).await,
         ServingStatus::Serving
