@@ -206,6 +206,10 @@ struct KillRecord {
     run: u32,
     at: Option<DateTime<Utc>>,
     kind: KillKind,
+    /// Ticks the registry moved on while the service was down.
+    dead_ticks: u32,
+    /// Where an aimed kill landed.
+    landed: Option<Landed>,
     /// Wall seconds from the kill until the next run served and followed the clock.
     back_after: f64,
 }
@@ -302,6 +306,11 @@ async fn run(
     )?;
     let window_end = drop_window(&mut world, &schedule).await?;
     settle(&mut world, window_end, tail_kills).await?;
+    anyhow::ensure!(
+        world.kills.len() == usize::try_from(kills).unwrap_or(usize::MAX),
+        "{} kills happened of the {kills} planned",
+        world.kills.len()
+    );
     check(backend, &mut world, &placed).await
 }
 
@@ -354,15 +363,7 @@ impl World {
         if let Some(advance) = mid_tick {
             advance.await??;
         }
-        // The simulator drops the dead participant when its stream closes.
-        let gone = Instant::now();
-        while self.harness.sim.clock_participants() > 0 {
-            anyhow::ensure!(
-                gone.elapsed() < std::time::Duration::from_secs(10),
-                "the simulator still counts the killed service as a clock participant after 10 s"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        self.wait_gone().await?;
         if dead_ticks > 0 {
             let now = self.harness.now().await?;
             self.harness
@@ -380,8 +381,24 @@ impl World {
             run,
             at,
             kind,
+            dead_ticks,
+            landed: None,
             back_after: killed.elapsed().as_secs_f64(),
         });
+        Ok(())
+    }
+
+    /// Waits until the simulator no longer counts the killed service as a clock participant
+    /// (it drops it when its stream closes), so that the next run's joining can be seen.
+    async fn wait_gone(&self) -> anyhow::Result<()> {
+        let gone = Instant::now();
+        while self.harness.sim.clock_participants() > 0 {
+            anyhow::ensure!(
+                gone.elapsed() < std::time::Duration::from_secs(10),
+                "the simulator still counts the killed service as a clock participant after 10 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         Ok(())
     }
 
@@ -647,6 +664,7 @@ async fn place_orders(
         world.child.kill()?;
         let killed = Instant::now();
         tokio::time::sleep(std::time::Duration::from_millis(down)).await;
+        world.wait_gone().await?;
         world.child.start()?;
         let operator = world.harness.operator.clone();
         wait_ready(&mut world.child, &world.harness.sim, &operator).await?;
@@ -655,6 +673,8 @@ async fn place_orders(
             run,
             at: None,
             kind: KillKind::MidTick { delay_ms: delay },
+            dead_ticks: 0,
+            landed: None,
             back_after: killed.elapsed().as_secs_f64(),
         });
     }
@@ -705,9 +725,12 @@ fn kill_schedule(
             at: *at,
             kind: KillKind::Aimed {
                 domains: releases[at].clone(),
-                delay_ms: rng.random_range(0..=AIM_MS),
+                // Drawn at the kill, around what the earlier ones taught (`Aim`).
+                delay_ms: 0,
             },
-            dead_ticks: rng.random_range(0..=2),
+            // At least one: the next run starts after the release tick, so a win at the
+            // release instant was the killed run's create.
+            dead_ticks: rng.random_range(1..=2),
         })
         .collect();
     let (first, last) = window(&world.harness)?;
@@ -716,7 +739,14 @@ fn kill_schedule(
     let span = (until - from).num_seconds().max(1);
     let mut taken: BTreeSet<DateTime<Utc>> = instants.iter().copied().collect();
     let mut random = 0;
+    let mut tries = 0;
     while random < window_kills - aimed_count {
+        tries += 1;
+        anyhow::ensure!(
+            tries < 100_000,
+            "no room for {} kills 4 s apart in the drop window: lower KILL_NINE_KILLS",
+            window_kills
+        );
         let at = from + Duration::seconds(rng.random_range(1..=span));
         if taken.iter().any(|t| (*t - at).num_seconds().abs() <= 3) {
             continue;
@@ -736,6 +766,12 @@ fn kill_schedule(
         random += 1;
     }
     kills.sort_by_key(|k| k.at);
+    // The registry must not move past the next kill while the service is down.
+    for i in 1..kills.len() {
+        let room = (kills[i].at - kills[i - 1].at).num_seconds() - 1;
+        let room = u32::try_from(room.max(0)).unwrap_or(0);
+        kills[i - 1].dead_ticks = kills[i - 1].dead_ticks.min(room);
+    }
     Ok(kills)
 }
 
@@ -816,6 +852,84 @@ fn trickle(
     })
 }
 
+/// Where an aimed kill landed, read back once the next run serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Landed {
+    /// Our create did not reach the registry at the release instant.
+    Early,
+    /// Our winning create went out and the killed run did not commit its result.
+    InGap,
+    /// The killed run committed the result at the release instant.
+    Late,
+}
+
+/// The delay of aimed kills, learnt from where the previous ones landed (a release tick takes
+/// a few milliseconds in a debug build, longer on a busy machine or on PostgreSQL): an early
+/// kill moves it later, a late one earlier; each kill draws around it.
+#[derive(Debug, Clone, Copy)]
+struct Aim {
+    estimate_ms: f64,
+}
+
+impl Default for Aim {
+    fn default() -> Self {
+        Aim { estimate_ms: 8.0 }
+    }
+}
+
+impl Aim {
+    fn next(&self, rng: &mut ChaCha8Rng) -> u64 {
+        let drawn = self.estimate_ms * rng.random_range(0.5..1.5);
+        drawn.round().clamp(0.0, AIM_MS as f64) as u64
+    }
+
+    fn learn(&mut self, landed: Landed) {
+        let max = AIM_MS as f64;
+        self.estimate_ms = match landed {
+            Landed::Early => (self.estimate_ms * 1.5)
+                .max(self.estimate_ms + 2.0)
+                .min(max),
+            Landed::Late => (self.estimate_ms * 0.6).max(0.5),
+            Landed::InGap => self.estimate_ms,
+        };
+    }
+}
+
+/// Where a kill aimed at the release of `domains` at `at` landed: the registry's race log
+/// (did our create win at that instant?) and our catch results (decided at that instant?).
+async fn aimed_landing(
+    world: &World,
+    domains: &[String],
+    at: DateTime<Utc>,
+) -> anyhow::Result<Landed> {
+    let races = world.harness.race_log().await?;
+    let (catches, _) = retry(policy(), "ListCatches", || {
+        list_catches(&world.harness.operator)
+    })
+    .await?;
+    let mut landed = Landed::Early;
+    for domain in domains {
+        let won_then = races.races.iter().any(|r| {
+            &r.domain == domain && r.winner == OURS && from_pb(r.win_time.as_ref()) == Some(at)
+        });
+        if !won_then {
+            continue;
+        }
+        let committed_then = catches
+            .iter()
+            .any(|c| &c.domain == domain && from_pb(c.decide_time.as_ref()) == Some(at));
+        landed = if committed_then {
+            Landed::Late
+        } else {
+            Landed::InGap
+        };
+        if landed == Landed::InGap {
+            break;
+        }
+    }
+    Ok(landed)
+}
+
 /// 10 s ticks to shortly before the first lock window, then 1 s ticks through the releases
 /// and the catch grace, killing as scheduled, while a client books deposits. Returns the
 /// virtual time reached (past every drop's deadline).
@@ -828,6 +942,7 @@ async fn drop_window(world: &mut World, schedule: &[PlannedKill]) -> anyhow::Res
         .harness
         .run_until(lock - Duration::seconds(20), Duration::seconds(10))
         .await?;
+    let mut aim = Aim::default();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let traffic = trickle(
         world.harness.operator.clone(),
@@ -837,9 +952,11 @@ async fn drop_window(world: &mut World, schedule: &[PlannedKill]) -> anyhow::Res
     );
     for kill in schedule {
         let now = world.harness.now().await?;
-        if kill.at <= now {
-            continue;
-        }
+        anyhow::ensure!(
+            kill.at > now,
+            "kill planned at {} but the clock is at {now}",
+            kill.at
+        );
         world.harness.run_until(kill.at - second, second).await?;
         match &kill.kind {
             KillKind::BeforeTick => {
@@ -853,7 +970,7 @@ async fn drop_window(world: &mut World, schedule: &[PlannedKill]) -> anyhow::Res
                     )
                     .await?;
             }
-            KillKind::MidTick { delay_ms } | KillKind::Aimed { delay_ms, .. } => {
+            KillKind::MidTick { delay_ms } => {
                 let advance = world.advance_over(kill.at);
                 tokio::time::sleep(std::time::Duration::from_millis(*delay_ms)).await;
                 world
@@ -865,6 +982,29 @@ async fn drop_window(world: &mut World, schedule: &[PlannedKill]) -> anyhow::Res
                         Some(advance),
                     )
                     .await?;
+            }
+            KillKind::Aimed { domains, .. } => {
+                let delay_ms = aim.next(&mut world.rng);
+                let advance = world.advance_over(kill.at);
+                tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+                let kind = KillKind::Aimed {
+                    domains: domains.clone(),
+                    delay_ms,
+                };
+                world
+                    .kill_and_restart(
+                        "drop window",
+                        Some(kill.at),
+                        kind,
+                        kill.dead_ticks,
+                        Some(advance),
+                    )
+                    .await?;
+                let landed = aimed_landing(world, domains, kill.at).await?;
+                aim.learn(landed);
+                if let Some(record) = world.kills.last_mut() {
+                    record.landed = Some(landed);
+                }
             }
         }
     }
@@ -917,8 +1057,16 @@ async fn settle(world: &mut World, window_end: DateTime<Utc>, kills: u32) -> any
     let until = end + Duration::hours(3);
     let hour = Duration::hours(1);
     let hours = (until - start).num_hours().max(2);
+    // With auctions, the first kill lands in the tick that closes them (and takes payment).
+    let close = ((end - start).num_minutes() + 59) / 60;
     let mut at: Vec<i64> = (0..kills)
-        .map(|_| world.rng.random_range(1..hours))
+        .map(|k| {
+            if k == 0 && !seats.is_empty() {
+                close.max(1)
+            } else {
+                world.rng.random_range(1..hours)
+            }
+        })
         .collect();
     at.sort_unstable();
     at.dedup();
@@ -1009,26 +1157,9 @@ async fn check(backend: &str, world: &mut World, placed: &Placed) -> anyhow::Res
             )),
             None => {
                 lost.push(domain.to_string());
-                let what = if ours.is_empty() {
-                    "no catch at all".to_string()
-                } else {
-                    ours.iter()
-                        .map(|c| {
-                            format!(
-                                "{} ({} attempts, decided {})",
-                                pb::CatchOutcome::try_from(c.outcome).map_or("?", |o| o
-                                    .as_str_name()
-                                    .trim_start_matches("CATCH_OUTCOME_")),
-                                c.attempts,
-                                from_pb(c.decide_time.as_ref())
-                                    .map_or("?".into(), |t| t.format("%H:%M:%S").to_string())
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                        .join(" and ")
-                };
                 violations.push(format!(
-                    "LOST {domain}: {registry_says}; we recorded {what}; {}",
+                    "LOST {domain}: {registry_says}; we recorded {}; {}",
+                    describe_catches(&ours),
                     orders_of(domain)
                 ));
             }
@@ -1141,7 +1272,7 @@ async fn check(backend: &str, world: &mut World, placed: &Placed) -> anyhow::Res
     // 4. No order non-terminal past its deadlines (every deadline is days behind us). An
     // order whose name was restored sleeps without a drop time: it may stay REQUESTED.
     let now = snapshot.at;
-    let mut stuck = Vec::new();
+    let mut stuck: BTreeMap<&str, Vec<&pb::Backorder>> = BTreeMap::new();
     let mut dormant = 0;
     for o in &snapshot.orders {
         let open = [S::Requested, S::Active, S::Processing, S::AuctionPending]
@@ -1150,22 +1281,35 @@ async fn check(backend: &str, world: &mut World, placed: &Placed) -> anyhow::Res
         if !open {
             continue;
         }
-        let drop_time = from_pb(o.drop_time.as_ref());
-        if o.status == S::Requested as i32 && drop_time.is_none() {
+        if o.status == S::Requested as i32 && o.drop_time.is_none() {
             dormant += 1;
             continue;
         }
-        stuck.push(format!(
-            "order {} ({} of account {}, drop {}) is still {} at {}",
-            o.id,
-            o.domain,
-            o.account_id,
-            drop_time.map_or("none".into(), |t| t.format("%H:%M:%S").to_string()),
-            status_name(o.status),
-            now.format("%Y-%m-%d %H:%M")
+        stuck.entry(o.domain.as_str()).or_default().push(o);
+    }
+    for (domain, orders) in &stuck {
+        let drop_time = orders
+            .first()
+            .and_then(|o| from_pb(o.drop_time.as_ref()))
+            .map_or("none".into(), |t| t.format("%H:%M:%S").to_string());
+        violations.push(format!(
+            "STUCK {domain} (drop {drop_time}): {} at {}; we recorded {}; {}",
+            orders
+                .iter()
+                .map(|o| format!(
+                    "order {} {} (account {})",
+                    o.id,
+                    status_name(o.status),
+                    o.account_id
+                ))
+                .collect::<Vec<_>>()
+                .join(", "),
+            now.format("%Y-%m-%d %H:%M"),
+            describe_catches(recorded.get(domain).map_or(&[][..], Vec::as_slice)),
+            registry_about(&snapshot.race_log, domain),
         ));
     }
-    violations.extend(stuck.iter().cloned());
+    let stuck_orders: usize = stuck.values().map(Vec::len).sum();
 
     // 5. Nothing held without a reason: a pending hold belongs to an open order; an account
     // without open orders reserves nothing.
@@ -1237,29 +1381,13 @@ async fn check(backend: &str, world: &mut World, placed: &Placed) -> anyhow::Res
         .iter()
         .filter(|k| matches!(k.kind, KillKind::Aimed { .. }))
         .collect();
-    // An aimed kill hit the gap when we won the name but the killed run never logged its
-    // result as recorded.
-    let mut in_gap = 0;
-    for kill in &aimed {
-        let KillKind::Aimed { domains, .. } = &kill.kind else {
-            continue;
-        };
-        let log = world
-            .child
-            .runs
-            .iter()
-            .find(|r| r.number == kill.run)
-            .and_then(|r| std::fs::read_to_string(&r.log).ok())
-            .unwrap_or_default();
-        if domains.iter().any(|d| {
-            won.contains_key(d.as_str())
-                && !log
-                    .lines()
-                    .any(|l| l.contains("catch recorded") && l.contains(&format!("domain={d} ")))
-        }) {
-            in_gap += 1;
-        }
-    }
+    // An aimed kill hit the gap when our winning create arrived at the release instant (the
+    // next run started at least a tick later, so the killed run sent it) and the killed run
+    // did not commit its result (it would have decided it at that very instant).
+    let in_gap = aimed
+        .iter()
+        .filter(|k| k.landed == Some(Landed::InGap))
+        .count();
     let setup = world
         .kills
         .iter()
@@ -1283,18 +1411,37 @@ async fn check(backend: &str, world: &mut World, placed: &Placed) -> anyhow::Res
         caught_per_tld.values().sum::<u32>(),
         per(&caught_per_tld),
         lost.len(),
-        stuck.len(),
+        stuck_orders,
         placed.orders.len(),
         placed.refused.len(),
         world.deposits.len(),
         world.retried,
         world.child.runs.len(),
     );
+    // A hint for the reader of a failure: the catcher locked out of the registry.
+    let refusals: Vec<(u32, String)> = world
+        .child
+        .runs
+        .iter()
+        .filter_map(|run| {
+            let log = std::fs::read_to_string(&run.log).ok()?;
+            let line = log.lines().find(|l| l.contains("refused the login"))?;
+            let at = line.find("registry refused").unwrap_or(0);
+            Some((run.number, line[at..].to_string()))
+        })
+        .collect();
     let statuses = integration_tests::drop_day::status_counts(&snapshot.orders);
     let mut summary = format!("{summary}\n  orders by status: {statuses:?}");
     if dormant > 0 {
         summary.push_str(&format!(
             " ({dormant} REQUESTED without a drop time: restored names)"
+        ));
+    }
+    if let Some((first, line)) = refusals.first() {
+        summary.push_str(&format!(
+            "\n  registry logins refused in {} of {} runs of backorder-svc (from run {first}: {line})",
+            refusals.len(),
+            world.child.runs.len()
         ));
     }
     if !placed.refused.is_empty() {
@@ -1309,7 +1456,7 @@ async fn check(backend: &str, world: &mut World, placed: &Placed) -> anyhow::Res
         .enumerate()
         .map(|(i, k)| {
             format!(
-                "  kill {:>2}: run {:>2}, {}{} {}, back after {:.2} s",
+                "  kill {:>2}: run {:>2}, {}{} {}, {} ticks without it, back after {:.2} s",
                 i + 1,
                 k.run,
                 k.phase,
@@ -1318,11 +1465,20 @@ async fn check(backend: &str, world: &mut World, placed: &Placed) -> anyhow::Res
                     t.format("%m-%d %H:%M:%S")
                 )),
                 match &k.kind {
-                    KillKind::Aimed { domains, delay_ms } =>
-                        format!("aimed at {} +{delay_ms} ms", domains.join(", ")),
+                    KillKind::Aimed { domains, delay_ms } => format!(
+                        "aimed at {} +{delay_ms} ms ({})",
+                        domains.join(", "),
+                        match k.landed {
+                            Some(Landed::Early) => "before our create went out",
+                            Some(Landed::InGap) => "between our winning create and its commit",
+                            Some(Landed::Late) => "after the commit",
+                            None => "?",
+                        }
+                    ),
                     KillKind::MidTick { delay_ms } => format!("+{delay_ms} ms into a call or tick"),
                     KillKind::BeforeTick => "between ticks".into(),
                 },
+                k.dead_ticks,
                 k.back_after
             )
         })
@@ -1332,6 +1488,58 @@ async fn check(backend: &str, world: &mut World, placed: &Placed) -> anyhow::Res
         summary,
         kill_log,
     })
+}
+
+/// Our catch results for one name, for a message.
+fn describe_catches(catches: &[&pb::Catch]) -> String {
+    if catches.is_empty() {
+        return "no catch result".into();
+    }
+    catches
+        .iter()
+        .map(|c| {
+            format!(
+                "{}{} ({} attempts, decided {})",
+                pb::CatchOutcome::try_from(c.outcome).map_or("?", |o| o
+                    .as_str_name()
+                    .trim_start_matches("CATCH_OUTCOME_")),
+                if c.registrar.is_empty() {
+                    String::new()
+                } else {
+                    format!(" by {}", c.registrar)
+                },
+                c.attempts,
+                from_pb(c.decide_time.as_ref())
+                    .map_or("?".into(), |t| t.format("%H:%M:%S").to_string())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// What the registry's race log says about one name, for a message.
+fn registry_about(race_log: &registry::Statistics, domain: &str) -> String {
+    let Some(race) = race_log.races.iter().find(|r| r.domain == domain) else {
+        return "the registry's race log has no release of it".into();
+    };
+    let released = from_pb(race.release_time.as_ref())
+        .map_or("?".into(), |t| t.format("%H:%M:%S%.3f").to_string());
+    let ours: i32 = race
+        .attempts
+        .iter()
+        .filter(|a| a.catcher == OURS)
+        .map(|a| a.attempts)
+        .sum();
+    if race.winner.is_empty() {
+        format!(
+            "the registry released it at {released}; nobody registered it; {ours} creates from us"
+        )
+    } else {
+        format!(
+            "the registry released it at {released} and `{}` ({}) registered it; {ours} creates from us",
+            race.winner, race.winner_registrar
+        )
+    }
 }
 
 async fn list_catches(operator: &Api) -> anyhow::Result<Vec<pb::Catch>> {
