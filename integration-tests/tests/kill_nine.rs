@@ -1388,6 +1388,22 @@ async fn check(backend: &str, world: &mut World, placed: &Placed) -> anyhow::Res
         .iter()
         .filter(|k| k.landed == Some(Landed::InGap))
         .count();
+    // Coverage: a run whose aimed kills all missed did not test the crash between a winning
+    // create and its commit (e.g. the restarted catcher had no registry session).
+    if aimed.len() >= 3 && in_gap == 0 {
+        let count = |l: Landed| aimed.iter().filter(|k| k.landed == Some(l)).count();
+        violations.insert(
+            0,
+            format!(
+                "COVERAGE: none of the {} aimed kills landed between our winning create and \
+                 its commit ({} before our create reached the registry, {} after the commit): \
+                 the write-ahead path went untested",
+                aimed.len(),
+                count(Landed::Early),
+                count(Landed::Late)
+            ),
+        );
+    }
     let setup = world
         .kills
         .iter()
