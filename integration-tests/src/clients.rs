@@ -78,3 +78,83 @@ pub fn unless_unimplemented<T>(result: Result<T, Status>) -> Result<Option<T>, S
 pub fn describe(status: &Status) -> String {
     format!("{:?}: {}", status.code(), status.message())
 }
+
+/// Whether a failed call may simply be sent again: the service was unreachable (down,
+/// restarting, or killed with the call in flight), the connection broke, or the call timed
+/// out. Any answer the service itself gave (bad input, not found, funds short...) is final.
+pub fn is_transient(error: &anyhow::Error) -> bool {
+    if let Some(status) = error.downcast_ref::<Status>() {
+        return match status.code() {
+            Code::Unavailable | Code::Unknown | Code::Cancelled | Code::DeadlineExceeded => true,
+            // hyper/h2 report a connection reset mid-call as INTERNAL.
+            Code::Internal => {
+                let message = status.message();
+                message.contains("h2 protocol error")
+                    || message.contains("transport error")
+                    || message.contains("connection")
+            }
+            _ => false,
+        };
+    }
+    error.downcast_ref::<tonic::transport::Error>().is_some()
+        || error
+            .downcast_ref::<tokio::time::error::Elapsed>()
+            .is_some()
+}
+
+/// How a client retries a call that failed in transit.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Each attempt is given up after this long (a call to a killed service can hang).
+    pub attempt_timeout: std::time::Duration,
+    /// Pause between attempts.
+    pub pause: std::time::Duration,
+    /// Give up (with the last error) after this long in all.
+    pub give_up_after: std::time::Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempt_timeout: std::time::Duration::from_secs(15),
+            pause: std::time::Duration::from_millis(50),
+            give_up_after: std::time::Duration::from_secs(120),
+        }
+    }
+}
+
+/// Calls `call` until it succeeds or fails with a final answer ([`is_transient`]); the
+/// caller makes every attempt the same request (same `request_id`), so a retry after a lost
+/// answer gets the first answer. Returns the result and how many attempts failed in transit.
+pub async fn retry<T, E, F, Fut>(
+    policy: RetryPolicy,
+    what: &str,
+    mut call: F,
+) -> anyhow::Result<(T, u32)>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: Into<anyhow::Error>,
+{
+    let started = std::time::Instant::now();
+    let mut failed = 0u32;
+    loop {
+        let error: anyhow::Error = match tokio::time::timeout(policy.attempt_timeout, call()).await
+        {
+            Ok(Ok(value)) => return Ok((value, failed)),
+            Ok(Err(error)) => error.into(),
+            Err(elapsed) => elapsed.into(),
+        };
+        if !is_transient(&error) {
+            return Err(error.context(format!("{what} (after {failed} failed attempts)")));
+        }
+        failed += 1;
+        if started.elapsed() >= policy.give_up_after {
+            return Err(error.context(format!(
+                "{what}: still failing after {failed} attempts in {:.0?}",
+                started.elapsed()
+            )));
+        }
+        tokio::time::sleep(policy.pause).await;
+    }
+}

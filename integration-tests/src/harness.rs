@@ -5,7 +5,8 @@
 //!    and the backorder service (`app::serve`, `--clock registry`, optionally the catcher's
 //!    `--catcher-registrar` flags) on SQLite in a temporary folder or on a PostgreSQL URL;
 //!    returns once the service follows the simulator's clock and the drop list is imported
-//!    (`DropListService/ImportFromRegistry`) and the TLD leads are set.
+//!    (`DropListService/ImportFromRegistry`) and the TLD leads are set. [`Harness::attach`]
+//!    does the same over a service that runs elsewhere (the kill test's child process).
 //! 2. Setup: accounts with their own API keys, deposits, orders, cancels, prepay, bids.
 //! 3. [`Harness::run_until`]: the simulator's `RunUntil(until, step)`; it returns once the
 //!    service has run its scheduler pass (and catcher) for every tick.
@@ -28,6 +29,7 @@ use backorder_proto::registry::v1 as registry;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 use tonic::Status;
+use tonic::transport::Channel;
 
 /// The registrars of the shipped scenarios that are ours (`ours-1`, `ours-2`: two sessions
 /// and five creates per second each), as `--catcher-registrar` values.
@@ -103,6 +105,20 @@ impl Default for HarnessOptions {
     }
 }
 
+/// A service that is up, for [`Harness::attach`].
+#[derive(Debug, Clone)]
+pub struct Attached {
+    pub channel: Channel,
+    /// An operator API key of the service's database.
+    pub operator_key: String,
+    pub database: Database,
+    /// The service runs a catcher.
+    pub catcher: bool,
+    pub notes: Vec<String>,
+    /// Set on every zone of the imported drop list; `None` keeps the catalog's.
+    pub leads: Option<Leads>,
+}
+
 /// A reseller account and its own API key.
 #[derive(Clone)]
 pub struct Reseller {
@@ -120,7 +136,11 @@ pub struct Imported {
 
 pub struct Harness {
     pub sim: SimServer,
-    pub service: ServiceServer,
+    /// The service in this process; `None` when it runs in another one
+    /// ([`Harness::attach`], e.g. `crate::child_service`).
+    pub service: Option<ServiceServer>,
+    /// The service's gRPC channel.
+    pub channel: Channel,
     pub operator: Api,
     pub database: Database,
     /// The virtual time both services started at.
@@ -157,25 +177,45 @@ impl Harness {
             extra_args: options.extra_serve_args.clone(),
         })
         .await?;
-        let operator = Api::new(service.channel.clone(), &key)?;
-        let registry_list = registry_list(&sim).await?;
-        let mut harness = Harness {
+        let attached = Attached {
+            channel: service.channel.clone(),
+            operator_key: key,
+            database: options.database.clone(),
             catcher: service.parsed.catcher,
             notes: service.parsed.catcher_note.iter().cloned().collect(),
+            leads: options.leads,
+        };
+        let mut harness = Harness::attach(sim, attached).await?;
+        harness.service = Some(service);
+        harness._temp = temp;
+        Ok(harness)
+    }
+
+    /// The harness over a simulator and a service that is already up (in this process or
+    /// another one, following the simulator's clock): reads the simulator's list, imports
+    /// the drop list into the service and sets the TLD leads, as [`Harness::start`] does.
+    pub async fn attach(sim: SimServer, service: Attached) -> anyhow::Result<Harness> {
+        let start = sim_now(&sim).await?;
+        let operator = Api::new(service.channel.clone(), &service.operator_key)?;
+        let registry_list = registry_list(&sim).await?;
+        let mut harness = Harness {
+            catcher: service.catcher,
+            notes: service.notes,
             sim,
-            service,
+            service: None,
+            channel: service.channel,
             operator,
-            database: options.database.clone(),
+            database: service.database,
             start,
             registry_list,
             imported: Imported {
                 summary: pb::ImportProgress::default(),
                 entries: Vec::new(),
             },
-            _temp: temp,
+            _temp: None,
         };
         harness.imported = harness.import_drop_list().await?;
-        if let Some(leads) = options.leads {
+        if let Some(leads) = service.leads {
             let zones: BTreeSet<String> = harness
                 .imported
                 .entries
@@ -192,7 +232,9 @@ impl Harness {
     /// Stops the service, then the simulator, each gracefully.
     pub async fn stop(self) -> anyhow::Result<()> {
         let Harness { sim, service, .. } = self;
-        service.stop().await?;
+        if let Some(service) = service {
+            service.stop().await?;
+        }
         sim.stop().await
     }
 
@@ -295,7 +337,7 @@ impl Harness {
         Ok(Reseller {
             id: account.id,
             name: name.into(),
-            api: Api::new(self.service.channel.clone(), &key.secret)?,
+            api: Api::new(self.channel.clone(), &key.secret)?,
         })
     }
 

@@ -7,11 +7,14 @@
 //!   ledger check, events, domains, auctions and the simulator's race log.
 //! - [`checks`]: the end-to-end invariants (ledger, charging, one holder per caught domain) as
 //!   functions over a [`checks::Snapshot`], shared by the tests and the drop-day runner.
+//! - [`child_service`]: the real `backorder-svc` binary as a child process, killed with
+//!   SIGKILL and restarted on the same database (the kill -9 test, `tests/kill_nine.rs`).
 //! - [`drop_day`]: the simulated drop day (seeded accounts and orders, the drop window,
 //!   auctions and payment) and its [`report`] and [`chart`].
 
 pub mod chart;
 pub mod checks;
+pub mod child_service;
 pub mod clients;
 pub mod drop_day;
 pub mod harness;

@@ -1,5 +1,8 @@
 //! The registry simulator in-process: a shipped scenario (or a file) with a seed, on the
 //! manual clock, served on 127.0.0.1 port 0 by `registry_sim::run`.
+//!
+//! [`SimServer::clock_participants`] tells a test whether the backorder service follows the
+//! clock (a service in another process joins when it starts and leaves when it dies).
 
 use backorder_proto::registry::v1 as registry;
 use registry::pending_delete_feed_client::PendingDeleteFeedClient;
@@ -17,6 +20,7 @@ pub struct SimServer {
     pub scenario: String,
     pub seed: u64,
     pub channel: Channel,
+    sim: Arc<Sim>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -24,6 +28,16 @@ pub struct SimServer {
 impl SimServer {
     /// `scenario` is a shipped name (`smoke`, `com-day`, `cctld-mix`) or a TOML path.
     pub async fn start(scenario: &str, seed: Option<u64>) -> anyhow::Result<SimServer> {
+        Self::start_with_ack_timeout(scenario, seed, SimOptions::default().ack_timeout).await
+    }
+
+    /// Like [`SimServer::start`], with how long an advance waits for a participant that does
+    /// not acknowledge a tick before dropping it (`registry-sim serve --ack-timeout`).
+    pub async fn start_with_ack_timeout(
+        scenario: &str,
+        seed: Option<u64>,
+        ack_timeout: std::time::Duration,
+    ) -> anyhow::Result<SimServer> {
         let loaded = Scenario::load(scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
         let seed = seed.unwrap_or(loaded.seed);
         let sim = Sim::new(
@@ -31,7 +45,7 @@ impl SimServer {
             SimOptions {
                 clock: ClockMode::Manual,
                 seed: Some(seed),
-                ..SimOptions::default()
+                ack_timeout,
             },
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -46,6 +60,7 @@ impl SimServer {
             scenario: scenario.to_string(),
             seed,
             channel,
+            sim,
             stop: Some(stop),
             task: Some(task),
         })
@@ -57,6 +72,11 @@ impl SimServer {
 
     pub fn feed(&self) -> PendingDeleteFeedClient<Channel> {
         PendingDeleteFeedClient::new(self.channel.clone())
+    }
+
+    /// Clock-watch participants still connected (every advance waits for each of them).
+    pub fn clock_participants(&self) -> usize {
+        self.sim.clock_participants()
     }
 
     /// Stops the server gracefully (open clock and feed streams are ended).

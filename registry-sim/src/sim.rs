@@ -160,6 +160,12 @@ impl Sim {
         self.closing.subscribe()
     }
 
+    /// Clock-watch participants still connected: a test sees a participant (the backorder
+    /// service) join, and leave when its process dies.
+    pub fn clock_participants(&self) -> usize {
+        self.hub.connected()
+    }
+
     pub fn subscribe_ticks(&self, participant: &str) -> mpsc::Receiver<Tick> {
         let now = self.now();
         self.hub.subscribe(participant, now)

@@ -100,6 +100,16 @@ impl TickHub {
         self.lock().participants.len()
     }
 
+    /// Participants whose stream is still open (one that disconnected is not counted even
+    /// before the next tick drops it).
+    pub fn connected(&self) -> usize {
+        self.lock()
+            .participants
+            .values()
+            .filter(|p| !p.tx.is_closed())
+            .count()
+    }
+
     /// Sends a new tick to everyone and returns its number.
     pub fn broadcast(&self, now: DateTime<Utc>) -> i64 {
         let mut state = self.lock();
@@ -189,6 +199,16 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(hub.participants(), 0);
+    }
+
+    #[test]
+    fn a_disconnected_participant_is_not_counted_as_connected() {
+        let hub = TickHub::new(Duration::from_secs(10));
+        let rx = hub.subscribe("gone", now());
+        assert_eq!(hub.connected(), 1);
+        drop(rx);
+        assert_eq!(hub.connected(), 0);
+        assert_eq!(hub.participants(), 1, "dropped only at the next tick");
     }
 
     #[tokio::test]
