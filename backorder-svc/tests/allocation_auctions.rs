@@ -372,6 +372,27 @@ async fn proxy_bidding_follows_the_spec_example(app: App) {
     };
     let before = bid(&app, a, &auction, sa, "30.00").await.unwrap_err();
     assert_eq!(before.code(), Code::FailedPrecondition, "{before:?}");
+    // A stranger learns nothing of the auction, not even from PayAuction (issue 13, #6).
+    let (_, stranger) = app.account("100").await;
+    let stranger_pays = auctions(&app)
+        .pay_auction(with_key(
+            &stranger,
+            pb::PayAuctionRequest {
+                auction_id: auction.clone(),
+                request_id: "stranger-pays".into(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(stranger_pays.code(), Code::NotFound, "{stranger_pays:?}");
+    let stranger_looks = auction_as_result(&app, &stranger, &auction, "")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (stranger_looks.code(), stranger_looks.message()),
+        (stranger_pays.code(), stranger_pays.message()),
+        "the same answer as for an auction that does not exist"
+    );
     let scheduled = auction_as(&app, a, &auction, sa).await;
     assert_eq!(scheduled.state, pb::AuctionState::Scheduled as i32);
     app.set_time(START).await;

@@ -4,6 +4,7 @@
 
 use backorder_proto::backorder::v1 as pb;
 use backorder_svc::clock::Clock;
+use backorder_svc::store::catching::{CatchOutcome, CatchReport};
 use backorder_svc::testkit::with_key;
 use pb::catalog_service_client::CatalogServiceClient;
 use pb::event_service_client::EventServiceClient;
@@ -640,6 +641,85 @@ async fn daily_deals_take_lite_orders_after_finalization(app: App) {
     app.ledger_ok().await;
 }
 
+/// Issue 13, finding 5: a daily deal for a drop that is already decided (caught for another
+/// order, taken by a rival, or caught by an earlier deal) is refused at placement; and an
+/// order left PROCESSING beside a decided drop (as that bug left them) is reported by
+/// CheckLedger and failed by the next scheduler pass, its money released.
+async fn daily_deals_stop_once_the_drop_is_decided(app: App) {
+    let (_, key) = app.account("100").await;
+    app.drop_list(&[("decided.com", DROP), ("leftover.com", DROP)], false)
+        .await;
+    app.set_time("2026-12-10T19:05:00Z").await;
+    let drop_micros = at("2026-12-10T19:00:00Z").timestamp_micros();
+    app.server
+        .store
+        .record_catch(
+            CatchReport {
+                domain: "decided.com".into(),
+                drop_time: at("2026-12-10T19:00:00Z"),
+                outcome: CatchOutcome::NotCaught,
+                attempts: 1,
+                first_attempt_at: None,
+                release_seen_at: None,
+            },
+            "catcher",
+            at("2026-12-10T19:05:00Z"),
+        )
+        .await
+        .unwrap();
+    let refused = app.place(&key, "decided.com", LITE).await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert!(
+        refused.message().starts_with("domain:"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(app.balance(&key).await, ("100.00".into(), "0.00".into()));
+
+    // What the bug left behind: a deal PROCESSING with its money held, its drop decided.
+    let deal = app
+        .place(&key, "leftover.com", LITE)
+        .await
+        .unwrap()
+        .backorder
+        .unwrap();
+    app.set_time("2026-12-10T19:06:00Z").await;
+    assert_eq!(
+        app.status(&key, &deal.id).await,
+        pb::BackorderStatus::Processing
+    );
+    execute_sql(
+        &app.url,
+        &format!(
+            "INSERT INTO catches (domain, drop_time, outcome, attempts, decided_at) \
+             VALUES ('leftover.com', {drop_micros}, 'NOT_CAUGHT', 0, {drop_micros})"
+        ),
+    )
+    .await;
+    let report = app
+        .operator_api()
+        .check_ledger(with_key(&app.operator, pb::CheckLedgerRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        !report.ok,
+        "an order held beside a decided drop is reported"
+    );
+    let pass = app.set_time("2026-12-10T19:07:00Z").await;
+    assert_eq!(pass.orders_of_decided_drops, 1, "{pass:?}");
+    let failed = app.order(&key, &deal.id).await;
+    assert_eq!(
+        (failed.status, failed.failure_reason),
+        (
+            pb::BackorderStatus::Failed as i32,
+            pb::FailureReason::NotCaught as i32
+        )
+    );
+    assert_eq!(app.balance(&key).await, ("100.00".into(), "0.00".into()));
+    app.ledger_ok().await;
+}
+
 async fn suspended_accounts_place_nothing(app: App) {
     let (account, key) = app.account("0").await;
     app.accounts()
@@ -1233,6 +1313,7 @@ lifecycle_suite!(
     other_accounts_orders_look_absent,
     the_event_stream_resumes_without_loss_or_repeats,
     daily_deals_take_lite_orders_after_finalization,
+    daily_deals_stop_once_the_drop_is_decided,
     suspended_accounts_place_nothing,
     a_create_retried_after_finalization_gets_the_first_answer,
     a_prepay_refused_for_funds_stays_refused_for_its_request_id,

@@ -411,6 +411,7 @@ fn add(a: PassReport, b: PassReport) -> PassReport {
         payment_defaults: a.payment_defaults + b.payment_defaults,
         auction_errors: a.auction_errors + b.auction_errors,
         daily_deals_expired: a.daily_deals_expired + b.daily_deals_expired,
+        orders_of_decided_drops: a.orders_of_decided_drops + b.orders_of_decided_drops,
     }
 }
 

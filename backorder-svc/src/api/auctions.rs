@@ -274,6 +274,9 @@ impl AuctionService for AuctionApi {
         let message = request.get_ref();
         request_id(&message.request_id)?;
         let auction = self.auction(&message.auction_id).await?;
+        // A caller without a seat learns nothing, not even that the auction exists or
+        // whether it is open: NOT_FOUND, as from every other auction call.
+        Self::seat_of(&caller, &auction, "")?;
         let winner = auction.winner_order_id.ok_or_else(|| {
             ApiError::FailedPrecondition(format!(
                 "auction {} has no winner yet; payment is due after it closes",

@@ -205,9 +205,9 @@ impl From<OrderError> for ApiError {
                     .trim_start_matches("request_id: ")
                     .to_string(),
             },
-            OrderError::NotOpen { .. } | OrderError::FinalizationPassed { .. } => {
-                ApiError::FailedPrecondition(error.to_string())
-            }
+            OrderError::NotOpen { .. }
+            | OrderError::FinalizationPassed { .. }
+            | OrderError::DailyDealClosed { .. } => ApiError::FailedPrecondition(error.to_string()),
             OrderError::NotAllowed { .. } => ApiError::Internal(error.to_string()),
             OrderError::Ledger(ledger) => ledger.into(),
             OrderError::Store(store) => store.into(),

@@ -67,6 +67,7 @@ impl OperatorApi {
             auctions_paid: count(report.auctions_paid),
             payment_defaults: count(report.payment_defaults),
             daily_deals_expired: count(report.daily_deals_expired),
+            orders_of_decided_drops: count(report.orders_of_decided_drops),
         })
     }
 

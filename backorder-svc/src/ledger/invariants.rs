@@ -32,6 +32,8 @@ pub struct OrderHolds {
     pub backorder_id: i64,
     pub status: String,
     pub pending_holds: i64,
+    /// The order's drop (its domain's current drop-list time) has a recorded result.
+    pub drop_decided: bool,
 }
 
 /// Everything the checks read, taken in one consistent read.
@@ -82,6 +84,10 @@ pub fn check(snapshot: &LedgerSnapshot) -> Vec<InvariantResult> {
         InvariantResult {
             name: "6 replaying the journal gives the stored counters",
             violations: replay_matches(snapshot),
+        },
+        InvariantResult {
+            name: "7 no order holds money as PROCESSING once its drop is decided",
+            violations: decided_drops_hold_nothing(snapshot),
         },
     ]
 }
@@ -187,6 +193,22 @@ fn order_holds(snapshot: &LedgerSnapshot) -> Vec<String> {
                     order.backorder_id, order.status, order.pending_holds
                 )
             })
+        })
+        .collect()
+}
+
+/// A decided drop has allocated or failed every valid order in the same transaction; a
+/// PROCESSING order left beside it would hold its money forever.
+fn decided_drops_hold_nothing(snapshot: &LedgerSnapshot) -> Vec<String> {
+    snapshot
+        .orders
+        .iter()
+        .filter(|order| order.status == "PROCESSING" && order.drop_decided)
+        .map(|order| {
+            format!(
+                "order {} is PROCESSING (holding {} pending holds) but its drop is decided",
+                order.backorder_id, order.pending_holds
+            )
         })
         .collect()
 }
@@ -349,13 +371,32 @@ mod tests {
             backorder_id: 9,
             status: "ACTIVE".into(),
             pending_holds: 0,
+            drop_decided: false,
         });
         snapshot.orders.push(OrderHolds {
             backorder_id: 10,
             status: "CANCELLED".into(),
             pending_holds: 0,
+            drop_decided: true,
         });
         let results = check(&snapshot);
         assert_eq!(results[3].violations.len(), 1);
+        assert!(
+            results[6].holds(),
+            "a cancelled order may sit beside a decided drop"
+        );
+    }
+
+    #[test]
+    fn a_processing_order_of_a_decided_drop_is_reported() {
+        let mut snapshot = healthy();
+        snapshot.orders.push(OrderHolds {
+            backorder_id: 11,
+            status: "PROCESSING".into(),
+            pending_holds: 1,
+            drop_decided: true,
+        });
+        let results = check(&snapshot);
+        assert_eq!(results[6].violations.len(), 1);
     }
 }

@@ -45,6 +45,9 @@ pub struct PassReport {
     /// Drops wanted only by daily deals and not caught when the daily-deal window closed:
     /// their orders failed NOT_CAUGHT.
     pub daily_deals_expired: u32,
+    /// Orders still PROCESSING although their drop was decided (daily deals accepted before
+    /// placement checked for that): failed with the drop's outcome, holds released.
+    pub orders_of_decided_drops: u32,
 }
 
 /// The audit actor of scheduler steps.
@@ -92,6 +95,7 @@ pub async fn run_pass(store: &SharedStore, clock: &SharedClock) -> Result<PassRe
     }
     advance_auctions(store, now, &mut report).await?;
     report.daily_deals_expired = expire_daily_deals(store, now).await?;
+    report.orders_of_decided_drops = store.fail_orders_of_decided_drops(ACTOR, now).await?;
     Ok(report)
 }
 

@@ -196,6 +196,15 @@ pub trait CatchStore {
         drop_time: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<u32>;
+    /// Fails every order still `PROCESSING` although its drop is decided (only a daily deal
+    /// accepted before placement checked for that could be one): NOT_CAUGHT when a rival took
+    /// the name, LOST_TO_PRIORITY when another order got it, DOMAIN_NOT_DROPPED when it did
+    /// not drop. Its hold is released. Returns how many.
+    async fn fail_orders_of_decided_drops(
+        &self,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u32, OrderError>;
     /// Undecided drops with unanswered (or won, unrecorded) creates, for status reports.
     async fn unresolved_drops(&self) -> StoreResult<i64>;
     /// The registry sessions held when the catcher last ran.

@@ -329,6 +329,51 @@ mod catching_sql {
             Ok(u32::try_from(settled).unwrap_or(u32::MAX))
         }
 
+        async fn fail_orders_of_decided_drops(
+            &self,
+            actor: &str,
+            now: DateTime<Utc>,
+        ) -> Result<u32, OrderError> {
+            let rows = sqlx::query(
+                "SELECT b.id, b.domain, c.outcome FROM backorders b \
+                 JOIN drop_list dl ON dl.domain = b.domain \
+                 JOIN catches c ON c.domain = b.domain AND c.drop_time = dl.drop_time \
+                 WHERE b.status = 'PROCESSING' ORDER BY b.id",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+            let mut failed = 0;
+            for row in &rows {
+                let id: i64 = row.try_get("id").map_err(StoreError::from)?;
+                let domain: String = row.try_get("domain").map_err(StoreError::from)?;
+                let outcome: String = row.try_get("outcome").map_err(StoreError::from)?;
+                let reason = match outcome.as_str() {
+                    "CAUGHT" => FailureReason::LostToPriority,
+                    "NOT_DROPPED" => FailureReason::DomainNotDropped,
+                    _ => FailureReason::NotCaught,
+                };
+                let mut tx = self.begin_write().await.map_err(StoreError::from)?;
+                lock_drop(&mut tx, &domain).await?;
+                // Still PROCESSING under the lock: another pass may have failed it meanwhile.
+                let order = lock_valid_orders(&mut tx, &domain)
+                    .await?
+                    .into_iter()
+                    .find(|o| o.id == id);
+                let Some(order) = order else {
+                    continue;
+                };
+                let message = format!(
+                    "its drop was decided ({outcome}) before the order became valid"
+                );
+                fail_order(&mut tx, &order, reason, actor, now, &message).await?;
+                tx.commit().await.map_err(StoreError::from)?;
+                tracing::warn!(order = id, %domain, %outcome, "order of a decided drop failed");
+                failed += 1;
+            }
+            Ok(failed)
+        }
+
         async fn unresolved_drops(&self) -> StoreResult<i64> {
             Ok(sqlx::query(
                 "SELECT COUNT(*) AS n FROM (SELECT DISTINCT a.domain, a.drop_time \

@@ -149,6 +149,9 @@ pub enum OrderError {
     },
     #[error("request_id: {0:?} was already used for a different request")]
     IdempotencyConflict(String),
+    /// A daily deal for a drop that is decided, or that a valid order already wants.
+    #[error("domain: {domain} {why}; no daily deal is sold for it")]
+    DailyDealClosed { domain: String, why: &'static str },
     #[error("transition {from} -> {to} is not in the lifecycle table")]
     NotAllowed {
         from: &'static str,

@@ -52,6 +52,48 @@ fn extensions_text(extensions: &std::collections::BTreeMap<String, String>) -> S
         .join("\n")
 }
 
+/// A daily deal is sold only for a drop without a result and without a valid regular order
+/// (the catcher or the allocation already decided, or will decide, that name). Checked under
+/// the drop's row lock (`DROP_LOCK`), which the catcher's result also takes, so a deal never
+/// slips in beside a result being recorded.
+async fn ensure_daily_deal_open(tx: &mut Tx, domain: &str) -> Result<(), OrderError> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT domain FROM drop_list WHERE domain = $1{DROP_LOCK}"
+    )))
+    .bind(domain)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(StoreError::from)?;
+    let decided = sqlx::query(
+        "SELECT c.outcome FROM catches c JOIN drop_list dl \
+         ON dl.domain = c.domain AND dl.drop_time = c.drop_time WHERE c.domain = $1",
+    )
+    .bind(domain)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(StoreError::from)?;
+    if decided.is_some() {
+        return Err(OrderError::DailyDealClosed {
+            domain: domain.to_string(),
+            why: "has dropped and its result is recorded (caught, taken by another or not dropped)",
+        });
+    }
+    let valid = sqlx::query(
+        "SELECT 1 FROM backorders WHERE domain = $1 AND status = 'PROCESSING' AND NOT post_drop",
+    )
+    .bind(domain)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(StoreError::from)?;
+    if valid.is_some() {
+        return Err(OrderError::DailyDealClosed {
+            domain: domain.to_string(),
+            why: "is already wanted by a valid backorder",
+        });
+    }
+    Ok(())
+}
+
 fn extensions_of(text: &str) -> std::collections::BTreeMap<String, String> {
     text.lines()
         .filter_map(|line| line.split_once('='))
@@ -357,6 +399,9 @@ impl OrderStore for SqlStore {
                         open_for_domain,
                     });
                 }
+            }
+            if new.post_drop {
+                ensure_daily_deal_open(&mut tx, new.domain.ascii()).await?;
             }
             let id: i64 = sqlx::query(
                 "INSERT INTO backorders (account_id, domain, domain_unicode, tld, class, status, price, \

@@ -1104,7 +1104,10 @@ impl Store for SqlStore {
         let orders = sqlx::query(
             "SELECT b.id, b.status, (SELECT COUNT(*) FROM transfers h WHERE h.kind = 'hold' \
              AND h.backorder_id = b.id AND NOT EXISTS \
-             (SELECT 1 FROM transfers r WHERE r.pending_id = h.id)) AS pending \
+             (SELECT 1 FROM transfers r WHERE r.pending_id = h.id)) AS pending, \
+             EXISTS (SELECT 1 FROM catches c JOIN drop_list dl \
+                 ON dl.domain = c.domain AND dl.drop_time = c.drop_time \
+                 WHERE c.domain = b.domain) AS decided \
              FROM backorders b ORDER BY b.id",
         )
         .fetch_all(&mut *tx)
@@ -1115,6 +1118,7 @@ impl Store for SqlStore {
                 backorder_id: row.try_get("id")?,
                 status: row.try_get("status")?,
                 pending_holds: row.try_get("pending")?,
+                drop_decided: row.try_get("decided")?,
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
