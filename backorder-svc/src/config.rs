@@ -10,7 +10,9 @@ use std::net::SocketAddr;
 #[command(
     name = "backorder-svc",
     version,
-    about = "Domain backorder service (gRPC)"
+    about = "Domain backorder service (gRPC)",
+    // `backorder-svc --clock manual` serves, like `backorder-svc serve --clock manual`.
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     /// Database: sqlite://PATH (created if missing) or postgres://USER@HOST/DB.
@@ -24,11 +26,22 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Option<Command>,
+
+    /// The server flags, for serving without the `serve` word (the default command).
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+impl Cli {
+    /// The command to run: `serve` with the top-level flags when none is named.
+    pub fn into_command(self) -> Command {
+        self.command.unwrap_or(Command::Serve(self.serve))
+    }
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the gRPC API (the default).
+    /// Serve the gRPC API (the default: its flags work without the `serve` word too).
     Serve(ServeArgs),
     /// Import the pending-delete list from a file (HEXONET zip or CSV) and print the summary.
     ImportDropList(ImportDropListArgs),

@@ -1,22 +1,35 @@
-//! `backorder-svc [serve]`, `backorder-svc create-operator-key` and
+//! `backorder-svc [serve] [FLAGS]`, `backorder-svc create-operator-key` and
 //! `backorder-svc import-drop-list`.
 
 use backorder_svc::clock::{SharedClock, SystemClock};
-use backorder_svc::config::{Cli, Command, DropListFormat, ImportDropListArgs, ServeArgs};
+use backorder_svc::config::{Cli, Command, DropListFormat, ImportDropListArgs};
 use backorder_svc::{app, bootstrap, catalog, drop_list, server, store};
 use clap::Parser;
+use std::io::IsTerminal;
 use std::sync::Arc;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
+    // Colour only on a terminal (and not with NO_COLOR): redirected logs stay plain text.
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
+        .with_ansi(colour)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .init();
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+    // An error is one line (its causes joined), not a backtrace.
+    if let Err(error) = run(cli).await {
+        eprintln!("backorder-svc: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let database_url = cli.database_url.clone();
+    match cli.into_command() {
         Command::Serve(args) => {
             let listener = tokio::net::TcpListener::bind(args.listen).await?;
             let hooks = app::Hooks {
@@ -24,7 +37,7 @@ async fn main() -> anyhow::Result<()> {
                 ..app::Hooks::default()
             };
             app::serve(
-                &cli.database_url,
+                &database_url,
                 args,
                 listener,
                 hooks,
@@ -32,9 +45,9 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
         }
-        Command::ImportDropList(args) => import_drop_list(&cli.database_url, args).await,
+        Command::ImportDropList(args) => import_drop_list(&database_url, args).await,
         Command::CreateOperatorKey { label } => {
-            let store = store::connect(&cli.database_url).await?;
+            let store = store::connect(&database_url).await?;
             let clock: SharedClock = Arc::new(SystemClock);
             let secret = bootstrap::create_operator_key(&store, &clock, &label).await?;
             println!("{secret}");

@@ -76,9 +76,12 @@ pub async fn run_with(
             tracing::info_span!(
                 "grpc",
                 request_id = REQUEST_IDS.fetch_add(1, Ordering::Relaxed),
-                method = %request.uri().path()
+                method = %request.uri().path(),
+                // Recorded once the call is authenticated (`api::Context::caller`).
+                caller = tracing::field::Empty,
             )
         })
+        .layer(tower::layer::layer_fn(|inner| CallLog { inner }))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -108,6 +111,59 @@ pub async fn run_with(
     Ok(())
 }
 
+/// Logs one line per call when its answer starts: inside the call's span (request id,
+/// method, caller), with the gRPC status and the time taken. A unary call's status is the
+/// one in its answer; a stream's final status travels in its trailers, after this line
+/// (`Ok` here means the stream started).
+#[derive(Debug, Clone)]
+struct CallLog<S> {
+    inner: S,
+}
+
+impl<S, B, R> tower::Service<http::Request<B>> for CallLog<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = futures::future::BoxFuture<'static, Result<S::Response, S::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let started = std::time::Instant::now();
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let answer = answer.await;
+            let elapsed = started.elapsed();
+            match &answer {
+                Ok(response) => match response
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<i32>().ok())
+                    .map(tonic::Code::from_i32)
+                {
+                    Some(code @ (tonic::Code::Internal | tonic::Code::Unknown)) => {
+                        tracing::error!(status = ?code, ?elapsed, "call answered");
+                    }
+                    Some(code) => tracing::info!(status = ?code, ?elapsed, "call answered"),
+                    // OK, or a stream whose status follows in its trailers.
+                    None => tracing::info!(status = "Ok", ?elapsed, "call answered"),
+                },
+                Err(_) => tracing::error!(?elapsed, "call failed in transport"),
+            }
+            answer
+        })
+    }
+}
+
 /// The services this binary serves: reflection lists exactly these (the descriptor set also
 /// describes the registry simulator's services, which are not served here).
 pub const SERVED: &[&str] = &[
@@ -125,7 +181,9 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
     SERVED.iter().fold(
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(backorder_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            // google.rpc error details (BadRequest, ...): grpcurl decodes them by reflection.
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET),
         |builder, name| builder.with_service_name(*name),
     )
 }

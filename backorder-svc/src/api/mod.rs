@@ -48,7 +48,8 @@ impl Context {
             })
             .transpose()?;
         let caller = crate::auth::authenticate(&self.store, header).await?;
-        tracing::debug!(actor = %caller.actor(), "authenticated");
+        // The call's log line names who made it (`server::CallLog`).
+        tracing::Span::current().record("caller", caller.actor().as_str());
         Ok(caller)
     }
 
