@@ -12,11 +12,11 @@ use crate::checks::{Phase, PhaseCheck, Snapshot};
 use crate::clients::describe;
 use crate::harness::{Harness, HarnessOptions, Reseller, status_name};
 use crate::money;
+use crate::progress::Progress;
 use crate::report::{self, Report};
 use crate::time::{from_pb, next_hour_of_day};
 use backorder_proto::backorder::v1 as pb;
 use chrono::{DateTime, Duration, Utc};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -174,7 +174,20 @@ impl DropDay {
         let mut tlds: BTreeMap<String, Option<pb::Tld>> = BTreeMap::new();
         let mut placed: Vec<(usize, pb::Backorder)> = Vec::new();
         let mut serial = 0u32;
-        for entry in &entries {
+        let progress = Progress::new(
+            self.config.progress,
+            "placing orders",
+            u64::try_from(entries.len()).unwrap_or(u64::MAX),
+        );
+        for (seen, entry) in entries.iter().enumerate() {
+            progress.update(
+                u64::try_from(seen).unwrap_or(u64::MAX),
+                &format!(
+                    "{seen} of {} names, {} orders placed",
+                    entries.len(),
+                    self.activity.placed
+                ),
+            );
             if !self.rng.random_bool(self.config.ordered_share) {
                 continue;
             }
@@ -275,44 +288,32 @@ impl DropDay {
                 }
             }
         }
+        progress.finish();
         self.lap("orders");
         self.check("orders placed", Phase::Running).await?;
         Ok(())
     }
 
-    fn bar(&self, phase: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> ProgressBar {
+    /// Progress of a phase that runs the clock `from -> to` (in seconds of virtual time).
+    fn bar(&self, phase: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Progress {
         let length = u64::try_from((to - from).num_seconds().max(1)).unwrap_or(1);
-        let bar = ProgressBar::with_draw_target(
-            Some(length),
-            if self.config.progress {
-                ProgressDrawTarget::stderr()
-            } else {
-                ProgressDrawTarget::hidden()
-            },
-        );
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix:>14} [{bar:40.cyan/blue}] {percent:>3}% {msg} ({elapsed})",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(phase.to_string());
-        bar
+        Progress::new(self.config.progress, phase, length)
     }
 
     /// Runs the clock `from -> until` in `step`s, on `bar`.
     async fn run(
         &self,
-        bar: &ProgressBar,
+        bar: &Progress,
         base: DateTime<Utc>,
         until: DateTime<Utc>,
         step: Duration,
     ) -> anyhow::Result<()> {
         self.harness
             .run_until_with(until, step, |now| {
-                bar.set_position(u64::try_from((now - base).num_seconds()).unwrap_or(0));
-                bar.set_message(now.format("%Y-%m-%d %H:%M:%S").to_string());
+                bar.update(
+                    u64::try_from((now - base).num_seconds()).unwrap_or(0),
+                    &format!("virtual time {}", now.format("%Y-%m-%d %H:%M:%S")),
+                );
             })
             .await
     }

@@ -20,6 +20,7 @@ pub mod drop_day;
 pub mod harness;
 pub mod money;
 pub mod pg;
+pub mod progress;
 pub mod report;
 pub mod service;
 pub mod sim;
