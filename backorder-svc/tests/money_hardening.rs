@@ -195,7 +195,14 @@ async fn huge_amounts_are_refused_and_the_ledger_stays_fine(app: App) {
     // the deposits before any counter can overflow: cash's debits reach it first.
     let mut accepted = 0u64;
     let refusal = loop {
-        match deposit(&app, &account, "100000000000.00", &format!("at-bound-{accepted}")).await {
+        match deposit(
+            &app,
+            &account,
+            "100000000000.00",
+            &format!("at-bound-{accepted}"),
+        )
+        .await
+        {
             Ok(()) => accepted += 1,
             Err(status) => break status,
         }
@@ -208,7 +215,10 @@ async fn huge_amounts_are_refused_and_the_ledger_stays_fine(app: App) {
         refusal.message()
     );
     assert!(refusal.message().contains("limit"), "{}", refusal.message());
-    assert!(accepted >= 99, "only {accepted} deposits at the bound accepted");
+    assert!(
+        accepted >= 99,
+        "only {accepted} deposits at the bound accepted"
+    );
     assert_eq!(
         balance_of(&app, &account).await,
         format!("{}.00", 100_000_000_000u64 * accepted)

@@ -241,7 +241,10 @@ mod tests {
     fn amounts_are_bounded() {
         let max = Money::parse(usd(), "100000000000.00").unwrap();
         assert_eq!(max.minor, MAX_AMOUNT_MINOR);
-        assert_eq!(Money::parse(usd(), "-100000000000").unwrap().minor, -MAX_AMOUNT_MINOR);
+        assert_eq!(
+            Money::parse(usd(), "-100000000000").unwrap().minor,
+            -MAX_AMOUNT_MINOR
+        );
         for bad in [
             "100000000000.01",
             "-100000000000.01",
@@ -251,11 +254,20 @@ mod tests {
             "99999999999999999999999999999999999999999",
         ] {
             let error = Money::parse(usd(), bad).unwrap_err();
-            assert!(matches!(error, MoneyError::TooLarge { .. }), "{bad:?}: {error}");
-            assert!(error.to_string().contains("at most 100000000000.00"), "{error}");
+            assert!(
+                matches!(error, MoneyError::TooLarge { .. }),
+                "{bad:?}: {error}"
+            );
+            assert!(
+                error.to_string().contains("at most 100000000000.00"),
+                "{error}"
+            );
         }
         let jpy = Currency::parse("JPY").unwrap();
-        assert_eq!(Money::parse(jpy, "10000000000000").unwrap().minor, MAX_AMOUNT_MINOR);
+        assert_eq!(
+            Money::parse(jpy, "10000000000000").unwrap().minor,
+            MAX_AMOUNT_MINOR
+        );
         assert!(Money::parse(jpy, "10000000000001").is_err());
         const { assert!(MAX_COUNTER_MINOR / 100 == MAX_AMOUNT_MINOR) };
         const { assert!(MAX_COUNTER_MINOR < i64::MAX / 1000) };

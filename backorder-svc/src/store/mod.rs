@@ -46,10 +46,7 @@ impl StoreError {
         let code = db.code();
         let code = code.as_deref().unwrap_or("");
         // SQLite reports extended result codes: the primary code is the low byte.
-        let sqlite_busy = || {
-            code.parse::<i32>()
-                .is_ok_and(|n| matches!(n & 0xff, 5 | 6))
-        };
+        let sqlite_busy = || code.parse::<i32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6));
         match db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
             Some(_) => matches!(code, "40001" | "40P01"),
             None => sqlite_busy(),

@@ -329,10 +329,12 @@ async fn client_ledger_account(
 }
 
 async fn find_book_account(tx: &mut Tx, name: &str) -> StoreResult<Option<DbRow>> {
-    Ok(sqlx::query("SELECT id FROM ledger_accounts WHERE name = $1")
-        .bind(name)
-        .fetch_optional(&mut **tx)
-        .await?)
+    Ok(
+        sqlx::query("SELECT id FROM ledger_accounts WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut **tx)
+            .await?,
+    )
 }
 
 /// The operator's book account of a kind and currency, created on first use.
@@ -438,12 +440,11 @@ async fn lock_ledger_rows(tx: &mut Tx, ids: &[i64]) -> StoreResult<()> {
 async fn hold_ledger_rows(tx: &mut Tx, hold_ids: &[i64]) -> StoreResult<Vec<i64>> {
     let mut ids = Vec::with_capacity(hold_ids.len() * 2);
     for hold in hold_ids {
-        let row = sqlx::query(
-            "SELECT debit_account_id, credit_account_id FROM transfers WHERE id = $1",
-        )
-        .bind(hold)
-        .fetch_optional(&mut **tx)
-        .await?;
+        let row =
+            sqlx::query("SELECT debit_account_id, credit_account_id FROM transfers WHERE id = $1")
+                .bind(hold)
+                .fetch_optional(&mut **tx)
+                .await?;
         if let Some(row) = row {
             ids.push(row.try_get("debit_account_id")?);
             ids.push(row.try_get("credit_account_id")?);
