@@ -3,7 +3,7 @@
 //! `BadRequest` details.
 
 use crate::auth::AuthError;
-use crate::domain::money::MoneyError;
+use crate::domain::money::{MAX_AMOUNT_MINOR, MAX_COUNTER_MINOR, MoneyError};
 use crate::ledger::LedgerError;
 use crate::store::StoreError;
 use tonic::{Code, Status};
@@ -76,6 +76,24 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(%error, "database unavailable");
                 Self::Unavailable("the database is unavailable; retry later".into())
             }
+            // Still contended after the store's own retries: the same request may be retried.
+            _ if error.is_transient() => {
+                tracing::warn!(%error, "transaction contended after retries");
+                Self::Unavailable(
+                    "the database is busy (lock contention); retry later with the same request_id"
+                        .into(),
+                )
+            }
+            _ if error.is_out_of_range() => {
+                tracing::warn!(%error, "number out of the database's range");
+                Self::invalid(
+                    "amount",
+                    format!(
+                        "is out of range: amounts are at most {MAX_AMOUNT_MINOR} minor units and \
+                         no account's counters may pass {MAX_COUNTER_MINOR}"
+                    ),
+                )
+            }
             _ => {
                 tracing::error!(%error, "storage failure");
                 Self::Internal("internal storage error (logged)".into())
@@ -96,7 +114,11 @@ impl From<LedgerError> for ApiError {
                 field: "request_id".into(),
                 rule: strip_field(&error.to_string(), "request_id"),
             },
+            LedgerError::AmountTooLarge { .. } => {
+                Self::invalid("amount", strip_field(&error.to_string(), "amount"))
+            }
             LedgerError::InsufficientFunds { .. }
+            | LedgerError::CounterLimit { .. }
             | LedgerError::AccountClosed(_)
             | LedgerError::HoldAlreadyResolved(_) => Self::FailedPrecondition(error.to_string()),
             LedgerError::Store(store) => store.into(),

@@ -223,6 +223,18 @@ pub enum LedgerError {
     CurrencyMismatch { expected: String, got: String },
     #[error("funds short: {needed} needed, {available} available")]
     InsufficientFunds { needed: String, available: String },
+    #[error("amount: must be at most {max}, got {amount}")]
+    AmountTooLarge { amount: String, max: String },
+    /// The movement would take a counter of `account` past `MAX_COUNTER_MINOR`.
+    #[error(
+        "amount: {amount} would take the counters of ledger account {account} past their limit \
+         of {limit} (docs/ledger.md, \"Amount bounds\")"
+    )]
+    CounterLimit {
+        account: String,
+        amount: String,
+        limit: String,
+    },
     #[error("hold {0} does not exist")]
     HoldNotFound(i64),
     #[error("hold {0} is already resolved (captured or released)")]
@@ -243,6 +255,8 @@ impl LedgerError {
             Self::AccountClosed(_) => "account_closed",
             Self::CurrencyMismatch { .. } => "currency_mismatch",
             Self::InsufficientFunds { .. } => "insufficient_funds",
+            Self::AmountTooLarge { .. } => "amount_too_large",
+            Self::CounterLimit { .. } => "counter_limit",
             Self::HoldNotFound(_) => "hold_not_found",
             Self::HoldAlreadyResolved(_) => "hold_already_resolved",
             Self::CaptureExceedsHold { .. } => "capture_exceeds_hold",

@@ -138,6 +138,11 @@ async fn allocate_drop(
     now: DateTime<Utc>,
 ) -> Result<Allocated, OrderError> {
     let orders = lock_valid_orders(tx, &catch.domain).await?;
+    // Every capture and release below is on these orders' holds: their ledger rows are taken
+    // now, in the global order, so the movements take no further ledger locks.
+    let holds: Vec<i64> = orders.iter().filter_map(|order| order.hold_id).collect();
+    let rows = hold_ledger_rows(tx, &holds).await?;
+    lock_ledger_rows(tx, &rows).await?;
     let failure = match catch.outcome {
         CatchOutcome::Caught { .. } => None,
         CatchOutcome::NotCaught => Some((

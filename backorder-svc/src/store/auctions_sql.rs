@@ -358,6 +358,10 @@ async fn settle(
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<(), AuctionError> {
+    // The seats' holds are captured or released below: their ledger rows first, in the
+    // global order (already held when `collect` took them with the payment's).
+    let rows = seat_ledger_rows(tx, auction).await?;
+    lock_ledger_rows(tx, &rows).await?;
     for seat in &auction.seats {
         let Some(order) = lock_order(tx, seat.seat.order_id, false).await? else {
             return Err(corrupt(format!("seat {} has no order", seat.seat.order_id)).into());
@@ -426,6 +430,21 @@ async fn settle(
     Ok(())
 }
 
+/// The ledger rows of the holds of an auction's seats (client and revenue rows).
+async fn seat_ledger_rows(tx: &mut Tx, auction: &AuctionRecord) -> StoreResult<Vec<i64>> {
+    let mut holds = Vec::with_capacity(auction.seats.len());
+    for seat in &auction.seats {
+        let hold: Option<Option<i64>> = sqlx::query("SELECT hold_id FROM backorders WHERE id = $1")
+            .bind(seat.seat.order_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|row| row.try_get("hold_id"))
+            .transpose()?;
+        holds.extend(hold.flatten());
+    }
+    hold_ledger_rows(tx, &holds).await
+}
+
 /// Collects the price owed: from the winner's balance (`Balance`: only in the auction's
 /// currency; `Ok(false)` when funds are short) or as confirmed paid outside. A free win
 /// settles without a transfer.
@@ -481,6 +500,23 @@ async fn collect(
             memo,
             actor: actor.to_string(),
         };
+        // The payment's rows and every seat's hold rows, in the global order, before the
+        // first of this transaction's movements.
+        let mut rows = seat_ledger_rows(tx, auction).await?;
+        rows.push(match payer {
+            Payer::Client(account) => client_ledger_account(tx, account).await?.id,
+            Payer::Outside => {
+                book_ledger_account(tx, LedgerAccountKind::Cash, auction.currency)
+                    .await?
+                    .id
+            }
+        });
+        rows.push(
+            book_ledger_account(tx, LedgerAccountKind::AuctionProceeds, auction.currency)
+                .await?
+                .id,
+        );
+        lock_ledger_rows(tx, &rows).await?;
         match apply_movement(tx, &request, now).await {
             Ok(transfer) => payment = Some(transfer),
             Err(LedgerError::InsufficientFunds { .. } | LedgerError::AccountClosed(_)) => {

@@ -32,6 +32,40 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// A failure that says nothing about the request and goes away when the transaction is
+    /// run again: a PostgreSQL serialization failure (SQLSTATE 40001) or deadlock (40P01), or
+    /// SQLite's BUSY/LOCKED. Retried inside the service, then answered `UNAVAILABLE`.
+    pub fn is_transient(&self) -> bool {
+        let Self::Database(error) = self else {
+            return false;
+        };
+        let Some(db) = error.as_database_error() else {
+            return false;
+        };
+        let code = db.code();
+        let code = code.as_deref().unwrap_or("");
+        // SQLite reports extended result codes: the primary code is the low byte.
+        let sqlite_busy = || code.parse::<i32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6));
+        match db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+            Some(_) => matches!(code, "40001" | "40P01"),
+            None => sqlite_busy(),
+        }
+    }
+
+    /// A number out of the database's range: PostgreSQL's SQLSTATE 22003 or SQLite's
+    /// "integer overflow". The amount bounds keep these from happening; should one still
+    /// happen it is the request's amount, never an internal error.
+    pub fn is_out_of_range(&self) -> bool {
+        let Self::Database(error) = self else {
+            return false;
+        };
+        error.as_database_error().is_some_and(|db| {
+            db.code().as_deref() == Some("22003") || db.message().contains("integer overflow")
+        })
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

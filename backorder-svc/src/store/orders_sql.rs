@@ -783,15 +783,24 @@ impl OrderStore for SqlStore {
         if step.moves_money() {
             // Money steps take the account's balance row first, waiting for it: a replica
             // that skipped a locked order must not fund a later order of the same account
-            // before the earlier one is settled. Locks are always taken account, then order
-            // (skip-locked, never waiting), so this cannot deadlock.
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT l.id FROM ledger_accounts l JOIN backorders b ON b.account_id = l.client_account_id \
-                 WHERE b.id = $1{ACCOUNT_LOCK}"
-            )))
+            // before the earlier one is settled. With it the currency's revenue row (the other
+            // side of every hold, capture and release), both in the global ledger lock order.
+            // Locks are always taken ledger rows, then order (skip-locked, never waiting), so
+            // this cannot deadlock.
+            let row = sqlx::query(
+                "SELECT l.id, l.currency FROM ledger_accounts l \
+                 JOIN backorders b ON b.account_id = l.client_account_id WHERE b.id = $1",
+            )
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
+            if let Some(row) = row {
+                let client: i64 = row.try_get("id")?;
+                let currency = currency_of(&row.try_get::<String, _>("currency")?)?;
+                let revenue =
+                    book_ledger_account(&mut tx, LedgerAccountKind::Revenue, currency).await?;
+                lock_ledger_rows(&mut tx, &[client, revenue.id]).await?;
+            }
         }
         let Some(order) = lock_order(&mut tx, id, true).await? else {
             return Ok(StepOutcome::Skipped);

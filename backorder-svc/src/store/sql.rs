@@ -12,7 +12,7 @@ use crate::clock::{from_micros, to_micros};
 use crate::domain::account::{Account, AccountId, AccountState, PriceTier};
 use crate::domain::catalog::{BackorderClass, Tld, TldName};
 use crate::domain::event::{Event, EventType, NewEvent};
-use crate::domain::money::{Currency, Money};
+use crate::domain::money::{Currency, MAX_AMOUNT_MINOR, MAX_COUNTER_MINOR, Money};
 use crate::ledger::invariants::{JournalEntry, LedgerAccountRow, LedgerSnapshot, OrderHolds};
 use crate::ledger::{
     BalanceView, Counters, HoldState, LedgerAccountKind, LedgerError, Movement, MovementRequest,
@@ -167,6 +167,19 @@ async fn remember(
 /// retry finds the winner's remembered outcome.
 const RACE_RETRIES: usize = 3;
 
+/// How many times a money movement is run again after a transient failure (deadlock,
+/// serialization failure, SQLite BUSY) before the caller gets `UNAVAILABLE`. A failed attempt
+/// rolled back entirely, and each attempt starts with the idempotency check, so a retry can
+/// never book twice.
+const TRANSIENT_RETRIES: u32 = 4;
+
+/// Exponential backoff with full jitter: 0..(5 ms * 2^attempt).
+async fn transient_backoff(attempt: u32) {
+    let ceiling_us = 5_000u64 << attempt.min(6);
+    let wait = rand::random::<u64>() % ceiling_us;
+    tokio::time::sleep(std::time::Duration::from_micros(wait)).await;
+}
+
 // ----- events -----------------------------------------------------------------------------
 
 /// Appends an event inside the transaction of the change it reports. An event with a dedupe
@@ -315,6 +328,15 @@ async fn client_ledger_account(
     })
 }
 
+async fn find_book_account(tx: &mut Tx, name: &str) -> StoreResult<Option<DbRow>> {
+    Ok(
+        sqlx::query("SELECT id FROM ledger_accounts WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut **tx)
+            .await?,
+    )
+}
+
 /// The operator's book account of a kind and currency, created on first use.
 async fn book_ledger_account(
     tx: &mut Tx,
@@ -322,20 +344,25 @@ async fn book_ledger_account(
     currency: Currency,
 ) -> StoreResult<LedgerAccount> {
     let name = kind.book_name(currency);
-    sqlx::query(
-        "INSERT INTO ledger_accounts (name, kind, currency) VALUES ($1, $2, $3) \
-         ON CONFLICT (name) DO NOTHING",
-    )
-    .bind(&name)
-    .bind(kind.as_str())
-    .bind(currency.code())
-    .execute(&mut **tx)
-    .await?;
-    let id: i64 = sqlx::query("SELECT id FROM ledger_accounts WHERE name = $1")
-        .bind(&name)
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get("id")?;
+    // Look first: an insert that conflicts still writes (and on PostgreSQL burns an id).
+    let id: i64 = match find_book_account(tx, &name).await? {
+        Some(row) => row.try_get("id")?,
+        None => {
+            sqlx::query(
+                "INSERT INTO ledger_accounts (name, kind, currency) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(&name)
+            .bind(kind.as_str())
+            .bind(currency.code())
+            .execute(&mut **tx)
+            .await?;
+            find_book_account(tx, &name)
+                .await?
+                .ok_or_else(|| corrupt(format!("book account {name} missing")))?
+                .try_get("id")?
+        }
+    };
     Ok(LedgerAccount {
         id,
         kind,
@@ -383,8 +410,52 @@ fn counters_from_row(row: &DbRow) -> StoreResult<Counters> {
     })
 }
 
-/// Adds `delta` to an account's counters. For a client account whose debits grow, the
-/// update only happens if the funds are there (checked under the row lock, so concurrent
+/// Locks ledger account rows for the rest of the transaction in the one global order (by id,
+/// ascending) that every money movement follows, whatever its direction: two transactions can
+/// then never wait for each other's ledger rows in a cycle (docs/ledger.md, "Lock order and
+/// retries"). A transaction that moves money more than once locks all its rows up front, so
+/// its later movements take no new ledger locks. SQLite serializes writers with `BEGIN
+/// IMMEDIATE` and needs no row locks.
+async fn lock_ledger_rows(tx: &mut Tx, ids: &[i64]) -> StoreResult<()> {
+    if BACKEND == Backend::Sqlite || ids.is_empty() {
+        return Ok(());
+    }
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    // One row at a time: the order in which the rows are taken is then explicit.
+    for id in ids {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT l.id FROM ledger_accounts l WHERE l.id = $1{ACCOUNT_LOCK}"
+        )))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The ledger rows of the given holds (client and book account of each), for a transaction
+/// that is about to capture or release several of them.
+async fn hold_ledger_rows(tx: &mut Tx, hold_ids: &[i64]) -> StoreResult<Vec<i64>> {
+    let mut ids = Vec::with_capacity(hold_ids.len() * 2);
+    for hold in hold_ids {
+        let row =
+            sqlx::query("SELECT debit_account_id, credit_account_id FROM transfers WHERE id = $1")
+                .bind(hold)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if let Some(row) = row {
+            ids.push(row.try_get("debit_account_id")?);
+            ids.push(row.try_get("credit_account_id")?);
+        }
+    }
+    Ok(ids)
+}
+
+/// Adds `delta` to an account's counters. No counter may pass `MAX_COUNTER_MINOR` (checked
+/// in the same guarded update, so no sum can ever overflow in the database). For a client
+/// account whose debits grow, the update only happens if the funds are there (checked under the row lock, so concurrent
 /// writers cannot both spend the same money); the table's CHECK is the last line of defence.
 async fn apply_counters(
     tx: &mut Tx,
@@ -397,11 +468,16 @@ async fn apply_counters(
          debits_posted = debits_posted + $3, credits_pending = credits_pending + $4, \
          credits_posted = credits_posted + $5 \
          WHERE id = $1 AND debits_pending + $2 + debits_posted + $3 <= credits_posted + $5 \
+         AND debits_pending + $2 <= $6 AND debits_posted + $3 <= $6 \
+         AND credits_pending + $4 <= $6 AND credits_posted + $5 <= $6 \
          RETURNING id"
     } else {
         "UPDATE ledger_accounts SET debits_pending = debits_pending + $2, \
          debits_posted = debits_posted + $3, credits_pending = credits_pending + $4, \
-         credits_posted = credits_posted + $5 WHERE id = $1 RETURNING id"
+         credits_posted = credits_posted + $5 WHERE id = $1 \
+         AND debits_pending + $2 <= $6 AND debits_posted + $3 <= $6 \
+         AND credits_pending + $4 <= $6 AND credits_posted + $5 <= $6 \
+         RETURNING id"
     };
     let updated = sqlx::query(sql)
         .bind(account.id)
@@ -409,6 +485,7 @@ async fn apply_counters(
         .bind(delta.debits_posted)
         .bind(delta.credits_pending)
         .bind(delta.credits_posted)
+        .bind(MAX_COUNTER_MINOR)
         .fetch_optional(&mut **tx)
         .await
         .map_err(StoreError::from)?;
@@ -416,6 +493,38 @@ async fn apply_counters(
         return Ok(());
     }
     let counters = counters_of(tx, account.id).await?;
+    let past_limit = [
+        (counters.debits_pending, delta.debits_pending),
+        (counters.debits_posted, delta.debits_posted),
+        (counters.credits_pending, delta.credits_pending),
+        (counters.credits_posted, delta.credits_posted),
+    ]
+    .iter()
+    .any(|(value, delta)| value.saturating_add(*delta) > MAX_COUNTER_MINOR);
+    if past_limit {
+        let name: String = sqlx::query("SELECT name FROM ledger_accounts WHERE id = $1")
+            .bind(account.id)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(StoreError::from)?
+            .try_get("name")
+            .map_err(StoreError::from)?;
+        let moved = [
+            delta.debits_pending,
+            delta.debits_posted,
+            delta.credits_pending,
+            delta.credits_posted,
+        ]
+        .into_iter()
+        .map(i64::abs)
+        .max()
+        .unwrap_or_default();
+        return Err(LedgerError::CounterLimit {
+            account: name,
+            amount: Money::new(account.currency, moved).to_string(),
+            limit: Money::new(account.currency, MAX_COUNTER_MINOR).to_string(),
+        });
+    }
     Err(LedgerError::InsufficientFunds {
         needed: Money::new(account.currency, delta.debits_pending + delta.debits_posted)
             .to_string(),
@@ -538,6 +647,16 @@ async fn apply_movement(
             (debit, credit, amount, None, movement.backorder_id(), 0)
         }
     };
+    // Amounts from the API are bounded when parsed; this keeps any other path honest.
+    if amount.minor > MAX_AMOUNT_MINOR {
+        return Err(LedgerError::AmountTooLarge {
+            amount: amount.to_string(),
+            max: Money::new(amount.currency, MAX_AMOUNT_MINOR).to_string(),
+        });
+    }
+    // Both rows in the global order before either counter changes: a deposit (cash ->
+    // client) and a withdrawal (client -> cash) lock the same two rows in the same order.
+    lock_ledger_rows(tx, &[debit.id, credit.id]).await?;
     let (debit_delta, credit_delta) = counter_effects(kind, amount.minor, hold_amount);
     apply_counters(tx, &debit, debit_delta).await?;
     apply_counters(tx, &credit, credit_delta).await?;
@@ -939,65 +1058,19 @@ impl Store for SqlStore {
         request: MovementRequest,
         now: DateTime<Utc>,
     ) -> Result<Transfer, LedgerError> {
-        let fingerprint = request.movement.fingerprint(&request.memo);
-        for _ in 0..RACE_RETRIES {
-            let mut tx = self.begin_write().await.map_err(StoreError::from)?;
-            if let Some(seen) =
-                find_idempotency(&mut tx, &request.scope, &request.request_id).await?
-            {
-                return replay(&mut tx, seen, &request).await;
-            }
-            match apply_movement(&mut tx, &request, now).await {
-                Ok(transfer_id) => {
-                    let id = transfer_id.to_string();
-                    match remember(
-                        &mut tx,
-                        &request.scope,
-                        &request.request_id,
-                        "movement",
-                        &fingerprint,
-                        Ok(&id),
-                        now,
-                    )
-                    .await
-                    {
-                        Ok(()) => {}
-                        Err(e) if is_unique_violation(&e) => continue,
-                        Err(e) => return Err(StoreError::from(e).into()),
-                    }
-                    let transfer = fetch_transfer(&mut tx, transfer_id)
-                        .await?
-                        .ok_or_else(|| corrupt("new transfer missing"))?;
-                    tx.commit().await.map_err(StoreError::from)?;
-                    return Ok(transfer);
+        let mut attempt = 0;
+        loop {
+            match self.execute_movement_once(&request, now).await {
+                Err(LedgerError::Store(error))
+                    if error.is_transient() && attempt < TRANSIENT_RETRIES =>
+                {
+                    attempt += 1;
+                    tracing::debug!(%error, attempt, "movement contended; retrying");
+                    transient_backoff(attempt).await;
                 }
-                Err(error) => {
-                    let Some(detail) = remembered_failure(&error) else {
-                        return Err(error);
-                    };
-                    // Nothing was written before the funds check failed except, at most, a
-                    // book account created on first use: keeping it is harmless.
-                    match remember(
-                        &mut tx,
-                        &request.scope,
-                        &request.request_id,
-                        "movement",
-                        &fingerprint,
-                        Err((error.code(), &detail)),
-                        now,
-                    )
-                    .await
-                    {
-                        Ok(()) => {}
-                        Err(e) if is_unique_violation(&e) => continue,
-                        Err(e) => return Err(StoreError::from(e).into()),
-                    }
-                    tx.commit().await.map_err(StoreError::from)?;
-                    return Err(error);
-                }
+                outcome => return outcome,
             }
         }
-        Err(corrupt("idempotency race did not settle").into())
     }
 
     async fn balance(&self, account: AccountId) -> StoreResult<Option<BalanceView>> {
@@ -1463,5 +1536,74 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(event_from_row).collect()
+    }
+}
+
+impl SqlStore {
+    /// One attempt at a movement, in one transaction (see `execute_movement`).
+    async fn execute_movement_once(
+        &self,
+        request: &MovementRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Transfer, LedgerError> {
+        let fingerprint = request.movement.fingerprint(&request.memo);
+        for _ in 0..RACE_RETRIES {
+            let mut tx = self.begin_write().await.map_err(StoreError::from)?;
+            if let Some(seen) =
+                find_idempotency(&mut tx, &request.scope, &request.request_id).await?
+            {
+                return replay(&mut tx, seen, request).await;
+            }
+            match apply_movement(&mut tx, request, now).await {
+                Ok(transfer_id) => {
+                    let id = transfer_id.to_string();
+                    match remember(
+                        &mut tx,
+                        &request.scope,
+                        &request.request_id,
+                        "movement",
+                        &fingerprint,
+                        Ok(&id),
+                        now,
+                    )
+                    .await
+                    {
+                        Ok(()) => {}
+                        Err(e) if is_unique_violation(&e) => continue,
+                        Err(e) => return Err(StoreError::from(e).into()),
+                    }
+                    let transfer = fetch_transfer(&mut tx, transfer_id)
+                        .await?
+                        .ok_or_else(|| corrupt("new transfer missing"))?;
+                    tx.commit().await.map_err(StoreError::from)?;
+                    return Ok(transfer);
+                }
+                Err(error) => {
+                    let Some(detail) = remembered_failure(&error) else {
+                        return Err(error);
+                    };
+                    // Nothing was written before the funds check failed except, at most, a
+                    // book account created on first use: keeping it is harmless.
+                    match remember(
+                        &mut tx,
+                        &request.scope,
+                        &request.request_id,
+                        "movement",
+                        &fingerprint,
+                        Err((error.code(), &detail)),
+                        now,
+                    )
+                    .await
+                    {
+                        Ok(()) => {}
+                        Err(e) if is_unique_violation(&e) => continue,
+                        Err(e) => return Err(StoreError::from(e).into()),
+                    }
+                    tx.commit().await.map_err(StoreError::from)?;
+                    return Err(error);
+                }
+            }
+        }
+        Err(corrupt("idempotency race did not settle").into())
     }
 }
