@@ -23,12 +23,14 @@ mod catching_sql {
     }
 
     async fn drop_is_recorded(tx: &mut Tx, domain: &str, drop_time: i64) -> StoreResult<bool> {
-        Ok(sqlx::query("SELECT 1 FROM catches WHERE domain = $1 AND drop_time = $2")
-            .bind(domain)
-            .bind(drop_time)
-            .fetch_optional(&mut **tx)
-            .await?
-            .is_some())
+        Ok(
+            sqlx::query("SELECT 1 FROM catches WHERE domain = $1 AND drop_time = $2")
+                .bind(domain)
+                .bind(drop_time)
+                .fetch_optional(&mut **tx)
+                .await?
+                .is_some(),
+        )
     }
 
     async fn unanswered_attempts(tx: &mut Tx, domain: &str, drop_time: i64) -> StoreResult<i64> {
@@ -363,9 +365,8 @@ mod catching_sql {
                 let Some(order) = order else {
                     continue;
                 };
-                let message = format!(
-                    "its drop was decided ({outcome}) before the order became valid"
-                );
+                let message =
+                    format!("its drop was decided ({outcome}) before the order became valid");
                 fail_order(&mut tx, &order, reason, actor, now, &message).await?;
                 tx.commit().await.map_err(StoreError::from)?;
                 tracing::warn!(order = id, %domain, %outcome, "order of a decided drop failed");
@@ -423,11 +424,11 @@ mod catching_sql {
                 .bind(slot)
                 .bind(token)
                 .bind(to_micros(now)),
-                None => sqlx::query(
-                    "DELETE FROM registry_sessions WHERE registrar = $1 AND slot = $2",
-                )
-                .bind(registrar)
-                .bind(slot),
+                None => {
+                    sqlx::query("DELETE FROM registry_sessions WHERE registrar = $1 AND slot = $2")
+                        .bind(registrar)
+                        .bind(slot)
+                }
             };
             query.execute(&self.pool).await?;
             Ok(())

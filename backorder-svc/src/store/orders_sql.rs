@@ -35,9 +35,10 @@ fn schedule_of(
         (Some(drop), None) => {
             let drop = DateTime::from_timestamp_micros(drop).filter(|t| lifecycle::in_range(*t));
             match drop {
-                Some(drop) => {
-                    Schedule::listed(drop, Leads::from_secs(finalization_lead_secs, lock_lead_secs))
-                }
+                Some(drop) => Schedule::listed(
+                    drop,
+                    Leads::from_secs(finalization_lead_secs, lock_lead_secs),
+                ),
                 None => Schedule::OutOfRange,
             }
         }
@@ -806,8 +807,7 @@ impl OrderStore for SqlStore {
             return Ok(StepOutcome::Skipped);
         };
         // Re-decide under the lock: another replica may have handled the order already.
-        if lifecycle::next_step(order.status, order.schedule, order.created_at, now) != Some(step)
-        {
+        if lifecycle::next_step(order.status, order.schedule, order.created_at, now) != Some(step) {
             return Ok(StepOutcome::Skipped);
         }
         let outcome = match step {
