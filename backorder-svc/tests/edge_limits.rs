@@ -479,10 +479,7 @@ async fn lenient_input_is_refused(url: String) {
                 },
             ))
             .await;
-        // An empty tier after trimming (`"\t"`) means "the default tier" on accounts.
-        if tier != "\t" {
-            assert_short_invalid(&status.expect_err(tier), "price_tier");
-        }
+        assert_short_invalid(&status.expect_err(tier), "price_tier");
     }
 
     let account = open_account(&app).await;
