@@ -161,10 +161,7 @@ fn price_pb(price: &Price) -> pb::Price {
 /// take any name a price may have been stored under.
 pub fn new_tier(field: &str, text: &str) -> ApiResult<PriceTier> {
     PriceTier::validate(text).ok_or_else(|| {
-        ApiError::invalid(
-            field,
-            format!("{} {TIER_RULE}", crate::domain::quote(text)),
-        )
+        ApiError::invalid(field, format!("{} {TIER_RULE}", crate::domain::quote(text)))
     })
 }
 

@@ -175,7 +175,11 @@ impl pb::drop_list_service_server::DropListService for DropListApi {
             .into());
         };
         let zones = request.into_inner().zones;
-        super::convert::at_most("zones", zones.len(), crate::domain::drop_list::filter::MAX_ZONES)?;
+        super::convert::at_most(
+            "zones",
+            zones.len(),
+            crate::domain::drop_list::filter::MAX_ZONES,
+        )?;
         for (i, zone) in zones.iter().enumerate() {
             crate::domain::drop_list::filter::parse_zone(&format!("zones[{i}]"), zone)
                 .map_err(|e| field_error("", e))?;

@@ -2,9 +2,9 @@
 //! in: every error names the request field and the rule.
 
 use super::convert::{at_most, from_timestamp, timestamp};
-use crate::domain::drop_list::filter::{MAX_KEYWORDS, MAX_ZONES};
 use super::error::{ApiError, ApiResult};
 use crate::domain::drop_list::filter::parse_zone;
+use crate::domain::drop_list::filter::{MAX_KEYWORDS, MAX_ZONES};
 use crate::domain::drop_list::{
     Catenation, DropQuery, FieldError, Filter, FinalizationPoint, Keyword, KeywordMatch,
     LabelFilter, LabelRegex, OrderBy,
@@ -115,8 +115,12 @@ fn label_filter(
 }
 
 fn day(field: &str, text: &str) -> ApiResult<NaiveDate> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| ApiError::invalid(field, format!("{} is not a date YYYY-MM-DD", crate::domain::quote(text))))
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        ApiError::invalid(
+            field,
+            format!("{} is not a date YYYY-MM-DD", crate::domain::quote(text)),
+        )
+    })
 }
 
 fn finalization_point(field: &str, text: &str) -> ApiResult<FinalizationPoint> {

@@ -3,8 +3,8 @@
 //! `BadRequest` details.
 
 use crate::auth::AuthError;
-use crate::domain::truncate;
 use crate::domain::money::MoneyError;
+use crate::domain::truncate;
 use crate::ledger::LedgerError;
 use crate::store::StoreError;
 use tonic::{Code, Status};

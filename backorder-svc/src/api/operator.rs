@@ -7,6 +7,7 @@ use super::convert::{
 };
 use super::error::ApiError;
 use crate::clock::ClockError;
+use crate::config::ClockKind;
 use crate::domain::money::{Currency, Money};
 use crate::domain::name::DomainName;
 use crate::ledger::LedgerAccountKind;
@@ -17,7 +18,6 @@ use crate::store::{AuditFilter, PageRequest};
 use crate::supervision::SharedSupervision;
 use backorder_proto::backorder::v1 as pb;
 use pb::operator_service_server::OperatorService;
-use crate::config::ClockKind;
 use std::collections::BTreeMap;
 use tonic::{Request, Response, Status};
 

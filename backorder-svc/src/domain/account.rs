@@ -69,7 +69,11 @@ impl PriceTier {
     /// and `-` (`default`, `gold`, `reseller-2`). No blanks, no leading digit or sign (`-1`).
     pub fn validate(text: &str) -> Option<Self> {
         let starts_with_letter = text.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
-        if starts_with_letter { Self::parse(text) } else { None }
+        if starts_with_letter {
+            Self::parse(text)
+        } else {
+            None
+        }
     }
 
     pub fn default_tier() -> Self {

@@ -175,7 +175,16 @@ mod tests {
 
     #[test]
     fn new_catalog_names_are_validated_like_domain_labels() {
-        for good in ["com", ".COM", "co.uk", "xn--6frz82g", "xn--p1ai", "me.uk", "a1", "x-y"] {
+        for good in [
+            "com",
+            ".COM",
+            "co.uk",
+            "xn--6frz82g",
+            "xn--p1ai",
+            "me.uk",
+            "a1",
+            "x-y",
+        ] {
             assert!(TldName::validate(good).is_ok(), "{good:?}");
         }
         for bad in [

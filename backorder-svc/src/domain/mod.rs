@@ -45,7 +45,7 @@ mod quote_tests {
         assert_eq!(super::quote("abc"), "`abc`");
         let long = "é".repeat(100_000);
         let quoted = super::quote(&long);
-        assert!(quoted.ends_with("… (100000 characters)"), "{quoted}");
+        assert!(quoted.ends_with("…` (100000 characters)"), "{quoted}");
         assert!(quoted.len() < 200);
         let cut = super::truncate(&long, 101);
         assert!(cut.len() <= 101 && cut.ends_with('…'));

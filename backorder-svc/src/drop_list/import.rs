@@ -6,9 +6,9 @@
 use super::source::{FileError, FileFormat, LineParse, SourceLine};
 use crate::domain::drop_list::DropName;
 use crate::domain::lifecycle::{self, MAX_LEAD};
+use crate::store::StoreError;
 use crate::store::{DropListEntry, PageRequest, SharedStore, StoreResult};
 use chrono::{DateTime, Duration, Utc};
-use crate::store::StoreError;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
@@ -274,12 +274,10 @@ pub async fn import_file(
 ) -> Result<ImportReport, ImportError> {
     let (sender, receiver) = mpsc::channel(READ_AHEAD);
     let reader = tokio::task::spawn_blocking(move || {
-        let result = super::source::stream_file(
-            &content,
-            format,
-            &super::source::LIMITS,
-            &mut |line| sender.blocking_send(Ok(line)).is_ok(),
-        );
+        let result =
+            super::source::stream_file(&content, format, &super::source::LIMITS, &mut |line| {
+                sender.blocking_send(Ok(line)).is_ok()
+            });
         if let Err(error) = result {
             let _ = sender.blocking_send(Err(error));
         }

@@ -169,7 +169,11 @@ fn read_all(
 
 /// Semicolon when the first line has one (the HEXONET shape), else comma.
 fn delimiter(first_line: &[u8]) -> u8 {
-    if first_line.contains(&b';') { b';' } else { b',' }
+    if first_line.contains(&b';') {
+        b';'
+    } else {
+        b','
+    }
 }
 
 /// Reads physical lines (so line numbers are those an editor shows), skipping blank lines and
@@ -398,12 +402,22 @@ mod tests {
         let ok = b"a.com;2026-03-02 19:00:00\n\n# c\n";
         assert_eq!(check_file(ok, None, &small).unwrap(), 3);
         let too_many = b"a.com;2026-03-02 19:00:00\n\n\n\n";
-        assert!(check_file(too_many, None, &small).unwrap_err().0.contains("lines"));
+        assert!(
+            check_file(too_many, None, &small)
+                .unwrap_err()
+                .0
+                .contains("lines")
+        );
         let too_long = b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com;2026-03-02 19:00:00\n";
         let error = check_file(too_long, None, &small).unwrap_err().0;
         assert!(error.starts_with("line 1: longer than 30 bytes"), "{error}");
         let big = vec![b'\n'; 2000];
-        assert!(check_file(&big, None, &small).unwrap_err().0.contains("limit"));
+        assert!(
+            check_file(&big, None, &small)
+                .unwrap_err()
+                .0
+                .contains("limit")
+        );
         let crlf = b"a.com;2026-03-02 19:00:00\r\n";
         assert_eq!(read_file(crlf, None).unwrap().len(), 1);
     }

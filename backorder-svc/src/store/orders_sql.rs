@@ -35,9 +35,10 @@ fn schedule_of(
         (Some(drop), None) => {
             let drop = DateTime::from_timestamp_micros(drop).filter(|t| lifecycle::in_range(*t));
             match drop {
-                Some(drop) => {
-                    Schedule::listed(drop, Leads::from_secs(finalization_lead_secs, lock_lead_secs))
-                }
+                Some(drop) => Schedule::listed(
+                    drop,
+                    Leads::from_secs(finalization_lead_secs, lock_lead_secs),
+                ),
                 None => Schedule::OutOfRange,
             }
         }
@@ -727,6 +728,18 @@ impl OrderStore for SqlStore {
         rows.iter().map(order_from_row).collect()
     }
 
+    async fn open_backorders_page(&self, after: i64, limit: u32) -> StoreResult<Vec<Backorder>> {
+        let rows = sqlx::query(concat!(
+            order_select!(),
+            " WHERE b.status IN ('REQUESTED', 'ACTIVE') AND b.id > $1 ORDER BY b.id LIMIT $2"
+        ))
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(order_from_row).collect()
+    }
+
     async fn apply_step(
         &self,
         id: i64,
@@ -752,8 +765,7 @@ impl OrderStore for SqlStore {
             return Ok(StepOutcome::Skipped);
         };
         // Re-decide under the lock: another replica may have handled the order already.
-        if lifecycle::next_step(order.status, order.schedule, order.created_at, now) != Some(step)
-        {
+        if lifecycle::next_step(order.status, order.schedule, order.created_at, now) != Some(step) {
             return Ok(StepOutcome::Skipped);
         }
         let outcome = match step {
