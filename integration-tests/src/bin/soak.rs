@@ -239,6 +239,8 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let flat = result?;
+    // The temporary folder goes before the exit code is set (exit skips destructors).
+    drop(dir);
     if !flat {
         std::process::exit(1);
     }
