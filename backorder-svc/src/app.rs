@@ -214,6 +214,7 @@ pub async fn serve(
         premium,
         health: Some(health),
         supervision: Some(supervision),
+        clock_kind: Some(args.clock),
     };
     let served = server::run_with(listener, Context { store, clock }, options, async move {
         shutdown.await;

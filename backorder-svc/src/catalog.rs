@@ -63,8 +63,8 @@ pub fn parse(text: &str) -> Result<(Vec<Tld>, Vec<Price>), CatalogError> {
     };
     let mut tlds = Vec::with_capacity(file.tld.len());
     for line in &file.tld {
-        let name = TldName::parse(&line.name)
-            .ok_or_else(|| CatalogError(format!("tld name {:?}", line.name)))?;
+        let name = TldName::validate(&line.name)
+            .map_err(|rule| CatalogError(format!("tld name: {rule}")))?;
         tlds.push(Tld {
             name,
             first_come_first_served: line.first_come_first_served,
@@ -82,7 +82,7 @@ pub fn parse(text: &str) -> Result<(Vec<Tld>, Vec<Price>), CatalogError> {
     }
     let mut prices = Vec::new();
     for line in &file.price {
-        let tier = PriceTier::parse(&line.tier)
+        let tier = PriceTier::validate(&line.tier)
             .ok_or_else(|| CatalogError(format!("tier {:?}", line.tier)))?;
         let currency = Currency::parse(&line.currency).map_err(|e| CatalogError(e.to_string()))?;
         let amount = Money::parse_positive(currency, &line.amount)

@@ -35,6 +35,8 @@ pub struct Options {
     pub health: Option<HealthReporter>,
     /// The background parts, for `OperatorService/GetServiceStatus`.
     pub supervision: Option<SharedSupervision>,
+    /// The configured clock (`serve --clock`), for `OperatorService/GetClock`.
+    pub clock_kind: Option<crate::config::ClockKind>,
 }
 
 pub async fn run_with(
@@ -104,7 +106,9 @@ pub async fn run_with(
             EventApi::new(ctx.clone()),
         ))
         .add_service(pb::operator_service_server::OperatorServiceServer::new(
-            OperatorApi::new(ctx).with_supervision(options.supervision),
+            OperatorApi::new(ctx)
+                .with_supervision(options.supervision)
+                .with_clock_kind(options.clock_kind),
         ))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;

@@ -330,6 +330,20 @@ async fn health_and_status_show_a_part_that_is_not_working() {
     );
     assert_eq!(status_of("scheduler").await, ServingStatus::Serving);
     assert_eq!(status_of("drop_list_feed").await, ServingStatus::Serving);
+    // Issue 13, finding 8: `GetClock` tells the configured mode, not `MANUAL`.
+    let clock = operator_api
+        .get_clock(backorder_svc::testkit::with_key(
+            &operator,
+            pb::GetClockRequest {},
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        pb::ClockMode::try_from(clock.mode),
+        Ok(pb::ClockMode::Registry),
+        "{clock:?}"
+    );
 
     // The registry goes away: the follower cannot join again.
     let _ = stop_sim.send(());

@@ -201,16 +201,12 @@ fn state_from_pb(value: i32) -> ApiResult<Option<AccountState>> {
     }
 }
 
+/// Empty: the default tier (create) or unchanged (update); otherwise the documented rule.
 fn tier(text: &str) -> ApiResult<Option<PriceTier>> {
-    if text.trim().is_empty() {
+    if text.is_empty() {
         return Ok(None);
     }
-    PriceTier::parse(text.trim()).map(Some).ok_or_else(|| {
-        ApiError::invalid(
-            "price_tier",
-            "must be 1 to 32 characters of a-z, 0-9, '_' and '-'",
-        )
-    })
+    super::catalog::new_tier("price_tier", text).map(Some)
 }
 
 fn display_name(text: &str) -> ApiResult<String> {
@@ -409,6 +405,7 @@ impl AccountService for AccountApi {
         let id = account_in_scope(&caller, &req.account_id)?;
         self.account(id).await?;
         let limit = page_size(req.page_size)?;
+        super::convert::at_most("kinds", req.kinds.len(), 20)?;
         let filter = TransferFilter {
             kinds: req
                 .kinds

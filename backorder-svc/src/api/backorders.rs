@@ -18,6 +18,11 @@ use pb::backorder_service_server::BackorderService;
 use std::sync::Arc;
 use tonic::{Request, Response, Status as GrpcStatus};
 
+/// Names one `ConvertIdn` call converts.
+const MAX_CONVERSIONS: usize = 1000;
+/// Entries of `ListBackorders.statuses` (each status once is enough).
+const MAX_STATUS_ENTRIES: usize = 20;
+
 #[derive(Debug, Clone)]
 pub struct BackorderApi {
     ctx: Context,
@@ -339,6 +344,7 @@ impl BackorderService for BackorderApi {
             (Caller::Operator { .. }, "") => None,
             _ => Some(account_in_scope(&caller, &req.account_id)?),
         };
+        super::convert::at_most("statuses", req.statuses.len(), MAX_STATUS_ENTRIES)?;
         let mut statuses = Vec::new();
         for value in &req.statuses {
             let status = pb::BackorderStatus::try_from(*value)
@@ -532,10 +538,15 @@ impl BackorderService for BackorderApi {
         request: Request<pb::ConvertIdnRequest>,
     ) -> Result<Response<pb::ConvertIdnResponse>, GrpcStatus> {
         self.ctx.caller(&request).await?;
+        super::convert::at_most("domains", request.get_ref().domains.len(), MAX_CONVERSIONS)?;
         let mut conversions = Vec::new();
         for (i, domain) in request.get_ref().domains.iter().enumerate() {
-            let name = DomainName::parse(domain)
-                .map_err(|e| ApiError::invalid("domains", format!("[{i}] {domain:?}: {e}")))?;
+            let name = DomainName::parse(domain).map_err(|e| {
+                ApiError::invalid(
+                    &format!("domains[{i}]"),
+                    format!("{}: {e}", crate::domain::quote(domain)),
+                )
+            })?;
             conversions.push(pb::convert_idn_response::Conversion {
                 ace: name.ascii().to_string(),
                 idn: name.unicode().to_string(),

@@ -94,7 +94,19 @@ fn tld_name(field: &str, text: &str) -> ApiResult<TldName> {
     })
 }
 
+/// Entries of `Tld.required_extensions` and of `Tld.classes`.
+const MAX_REQUIRED_EXTENSIONS: usize = 20;
+const MAX_CLASS_ENTRIES: usize = 4;
+/// Longest required extension name.
+const MAX_EXTENSION_NAME: usize = 64;
+
 fn tld_in(value: &pb::Tld) -> ApiResult<Tld> {
+    convert::at_most("tld.classes", value.classes.len(), MAX_CLASS_ENTRIES)?;
+    convert::at_most(
+        "tld.required_extensions",
+        value.required_extensions.len(),
+        MAX_REQUIRED_EXTENSIONS,
+    )?;
     let mut classes = Vec::new();
     for (i, class) in value.classes.iter().enumerate() {
         let class = class_from_pb(&format!("tld.classes[{i}]"), *class)?;
@@ -108,16 +120,16 @@ fn tld_in(value: &pb::Tld) -> ApiResult<Tld> {
     let mut extensions = Vec::new();
     for (i, ext) in value.required_extensions.iter().enumerate() {
         let ext = ext.trim().to_ascii_uppercase();
-        if !ext.starts_with("X-") || ext.len() < 3 {
+        if !ext.starts_with("X-") || ext.len() < 3 || ext.len() > MAX_EXTENSION_NAME {
             return Err(ApiError::invalid(
                 &format!("tld.required_extensions[{i}]"),
-                "must be an extension field name starting with \"X-\" (a trailing '*' matches a prefix)",
+                "must be an extension field name of at most 64 characters starting with \"X-\" (a trailing '*' matches a prefix)",
             ));
         }
         extensions.push(ext);
     }
     Ok(Tld {
-        name: tld_name("tld.name", &value.name)?,
+        name: TldName::validate(&value.name).map_err(|rule| ApiError::invalid("tld.name", rule))?,
         first_come_first_served: value.first_come_first_served,
         third_level_allowed: value.third_level_allowed,
         required_extensions: extensions,
@@ -144,6 +156,17 @@ fn price_pb(price: &Price) -> pb::Price {
         amount: Some(money(price.amount)),
     }
 }
+
+/// The documented rule of a new tier name (`PriceTier::validate`); lookups and deletions
+/// take any name a price may have been stored under.
+pub fn new_tier(field: &str, text: &str) -> ApiResult<PriceTier> {
+    PriceTier::validate(text).ok_or_else(|| {
+        ApiError::invalid(field, format!("{} {TIER_RULE}", crate::domain::quote(text)))
+    })
+}
+
+pub const TIER_RULE: &str =
+    "must be a lower-case letter and up to 31 more of a-z, 0-9, '_' and '-' (like \"gold-2\")";
 
 fn tier_in(field: &str, text: &str) -> ApiResult<PriceTier> {
     PriceTier::parse(text.trim()).ok_or_else(|| {
@@ -299,7 +322,7 @@ impl CatalogService for CatalogApi {
         }
         let price = Price {
             key: PriceKey {
-                tier: tier_in("price.price_tier", &value.price_tier)?,
+                tier: new_tier("price.price_tier", &value.price_tier)?,
                 tld,
                 class: class_from_pb("price.class", value.class)?,
                 currency: amount.currency,

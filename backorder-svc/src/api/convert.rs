@@ -96,3 +96,16 @@ pub fn optional_text(text: &str) -> Option<String> {
     let trimmed = text.trim();
     (!trimmed.is_empty()).then(|| trimmed.to_string())
 }
+
+/// Repeated fields are bounded: a request with more entries than `max` is refused as bad
+/// input naming the field and the limit (10,000 filters once became one SQL expression too
+/// large for SQLite, an `INTERNAL`).
+pub fn at_most(field: &str, len: usize, max: usize) -> ApiResult<()> {
+    if len > max {
+        return Err(ApiError::invalid(
+            field,
+            format!("at most {max} entries, got {len}"),
+        ));
+    }
+    Ok(())
+}

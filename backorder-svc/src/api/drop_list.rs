@@ -8,7 +8,9 @@ use super::error::{ApiError, ApiResult};
 use super::{Context, account_in_scope};
 use crate::domain::account::Caller;
 use crate::domain::drop_list::Paging;
-use crate::drop_list::{FileFormat, ImportReport, Scope, feed, import_lines, read_file};
+use crate::drop_list::{
+    FileFormat, ImportError, ImportReport, LIMITS, Scope, check_file, feed, import_file,
+};
 use crate::store::PageRequest;
 use backorder_proto::backorder::v1 as pb;
 use futures::Stream;
@@ -173,6 +175,11 @@ impl pb::drop_list_service_server::DropListService for DropListApi {
             .into());
         };
         let zones = request.into_inner().zones;
+        super::convert::at_most(
+            "zones",
+            zones.len(),
+            crate::domain::drop_list::filter::MAX_ZONES,
+        )?;
         for (i, zone) in zones.iter().enumerate() {
             crate::domain::drop_list::filter::parse_zone(&format!("zones[{i}]"), zone)
                 .map_err(|e| field_error("", e))?;
@@ -208,22 +215,34 @@ impl pb::drop_list_service_server::DropListService for DropListApi {
         if body.content.is_empty() {
             return Err(ApiError::invalid("content", "is empty").into());
         }
-        // A broken container is refused before anything is written.
-        let lines =
-            read_file(&body.content, format).map_err(|e| ApiError::invalid("content", e.0))?;
+        // A broken container, or a file over a limit (size, unpacked size, line length,
+        // lines), is refused before anything is written: the file is read once to count,
+        // without keeping it unpacked, then streamed into the import.
+        let content: std::sync::Arc<[u8]> = body.content.into();
+        let counted = {
+            let content = content.clone();
+            tokio::task::spawn_blocking(move || check_file(&content, format, &LIMITS))
+                .await
+                .map_err(|e| ApiError::Internal(format!("file check failed: {e}")))?
+        };
+        let total = counted.map_err(|e| ApiError::invalid("content", e.0))?;
         let scope = if body.full_list {
             Scope::FullForZonesSeen
         } else {
             Scope::Partial
         };
         let (store, now) = (self.ctx.store.clone(), self.ctx.clock.now());
-        tracing::info!(file = %body.file_name, lines = lines.len(), "drop-list file import");
+        let file_name = crate::domain::truncate(&body.file_name, 200);
+        tracing::info!(file = %file_name, lines = total, "drop-list file import");
         Ok(Response::new(self.spawn_import(move |sender| {
             Box::pin(async move {
                 let mut progress = progress_sender(sender);
-                import_lines(&store, now, lines, scope, &mut progress)
+                import_file(&store, now, content, format, total, scope, &mut progress)
                     .await
-                    .map_err(ApiError::from)
+                    .map_err(|e| match e {
+                        ImportError::Store(store) => ApiError::from(store),
+                        ImportError::File(file) => ApiError::invalid("content", file.0),
+                    })
             })
         })))
     }

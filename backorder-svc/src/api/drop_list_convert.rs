@@ -1,9 +1,10 @@
 //! Wire types of `DropListService` to and from drop-list domain values, validating on the way
 //! in: every error names the request field and the rule.
 
-use super::convert::{from_timestamp, timestamp};
+use super::convert::{at_most, from_timestamp, timestamp};
 use super::error::{ApiError, ApiResult};
 use crate::domain::drop_list::filter::parse_zone;
+use crate::domain::drop_list::filter::{MAX_KEYWORDS, MAX_ZONES};
 use crate::domain::drop_list::{
     Catenation, DropQuery, FieldError, Filter, FinalizationPoint, Keyword, KeywordMatch,
     LabelFilter, LabelRegex, OrderBy,
@@ -13,6 +14,14 @@ use crate::store::DropListEntry;
 use crate::store::drop_list::DropAlert;
 use backorder_proto::backorder::v1 as pb;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+
+/// Entries of `filters` (three kinds; repeats are harmless up to this bound).
+pub const MAX_FILTERS: usize = 10;
+/// Entries of `deletion_days` and of `finalization_dates`.
+pub const MAX_DAYS: usize = 100;
+/// Entries of `lengths` (1..20) and of `scores` (1..10): each value once.
+pub const MAX_LENGTH_ENTRIES: usize = 20;
+pub const MAX_SCORE_ENTRIES: usize = 10;
 
 /// A domain-layer field error, with the request path in front of the field name.
 pub fn field_error(prefix: &str, error: FieldError) -> ApiError {
@@ -77,6 +86,9 @@ fn label_filter(
     zones: &[String],
     filters: &[i32],
 ) -> ApiResult<LabelFilter> {
+    at_most(&format!("{prefix}keywords"), keywords.len(), MAX_KEYWORDS)?;
+    at_most(&format!("{prefix}zones"), zones.len(), MAX_ZONES)?;
+    at_most(&format!("{prefix}filters"), filters.len(), MAX_FILTERS)?;
     let label = LabelFilter {
         keywords: keywords
             .iter()
@@ -103,8 +115,12 @@ fn label_filter(
 }
 
 fn day(field: &str, text: &str) -> ApiResult<NaiveDate> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| ApiError::invalid(field, format!("`{text}` is not a date YYYY-MM-DD")))
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        ApiError::invalid(
+            field,
+            format!("{} is not a date YYYY-MM-DD", crate::domain::quote(text)),
+        )
+    })
 }
 
 fn finalization_point(field: &str, text: &str) -> ApiResult<FinalizationPoint> {
@@ -120,7 +136,10 @@ fn finalization_point(field: &str, text: &str) -> ApiResult<FinalizationPoint> {
         .map_err(|_| {
             ApiError::invalid(
                 field,
-                format!("`{text}` is not YYYY-MM-DD, YYYY-MM-DD HH:MM:SS (UTC) or RFC 3339"),
+                format!(
+                    "{} is not YYYY-MM-DD, YYYY-MM-DD HH:MM:SS (UTC) or RFC 3339",
+                    crate::domain::quote(text)
+                ),
             )
         })
 }
@@ -129,6 +148,14 @@ fn finalization_point(field: &str, text: &str) -> ApiResult<FinalizationPoint> {
 pub fn query_in(query: Option<&pb::DropListQuery>) -> ApiResult<DropQuery> {
     let default = pb::DropListQuery::default();
     let q = query.unwrap_or(&default);
+    at_most("query.deletion_days", q.deletion_days.len(), MAX_DAYS)?;
+    at_most(
+        "query.finalization_dates",
+        q.finalization_dates.len(),
+        MAX_DAYS,
+    )?;
+    at_most("query.lengths", q.lengths.len(), MAX_LENGTH_ENTRIES)?;
+    at_most("query.scores", q.scores.len(), MAX_SCORE_ENTRIES)?;
     let query = DropQuery {
         label: label_filter(
             "query.",

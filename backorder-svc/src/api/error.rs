@@ -4,6 +4,7 @@
 
 use crate::auth::AuthError;
 use crate::domain::money::{MAX_AMOUNT_MINOR, MAX_COUNTER_MINOR, MoneyError};
+use crate::domain::truncate;
 use crate::ledger::LedgerError;
 use crate::store::StoreError;
 use tonic::{Code, Status};
@@ -32,10 +33,14 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A bad argument. The field name and the rule are cut to `MAX_FIELD_BYTES` and
+    /// `MAX_RULE_BYTES`, so whatever value a rule quotes, the message and its `BadRequest`
+    /// details stay short (rules quote values with `domain::quote`: 64 characters and the
+    /// length).
     pub fn invalid(field: &str, rule: impl Into<String>) -> Self {
         Self::InvalidArgument {
-            field: field.to_string(),
-            rule: rule.into(),
+            field: truncate(field, MAX_FIELD_BYTES),
+            rule: truncate(&rule.into(), MAX_RULE_BYTES),
         }
     }
 
@@ -44,9 +49,15 @@ impl ApiError {
     }
 }
 
+/// Longest field name, rule and whole status message (bytes). gRPC clients built on the C
+/// core refuse trailers over 16 KiB; an error message is one short line.
+pub const MAX_FIELD_BYTES: usize = 64;
+pub const MAX_RULE_BYTES: usize = 180;
+pub const MAX_MESSAGE_BYTES: usize = 256;
+
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Self {
-        let message = error.to_string();
+        let message = truncate(&error.to_string(), MAX_MESSAGE_BYTES);
         match error {
             ApiError::InvalidArgument { field, rule } => Status::with_error_details(
                 Code::InvalidArgument,
@@ -56,7 +67,10 @@ impl From<ApiError> for Status {
             ApiError::AlreadyExists { field, rule } => Status::with_error_details(
                 Code::AlreadyExists,
                 message,
-                ErrorDetails::with_bad_request_violation(field, rule),
+                ErrorDetails::with_bad_request_violation(
+                    truncate(&field, MAX_FIELD_BYTES),
+                    truncate(&rule, MAX_RULE_BYTES),
+                ),
             ),
             ApiError::NotFound(_) => Status::not_found(message),
             ApiError::FailedPrecondition(_) => Status::failed_precondition(message),

@@ -7,6 +7,7 @@ use super::convert::{
 };
 use super::error::ApiError;
 use crate::clock::ClockError;
+use crate::config::ClockKind;
 use crate::domain::money::{Currency, Money};
 use crate::domain::name::DomainName;
 use crate::ledger::LedgerAccountKind;
@@ -24,6 +25,9 @@ use tonic::{Request, Response, Status};
 pub struct OperatorApi {
     ctx: Context,
     supervision: Option<SharedSupervision>,
+    /// The configured clock (`serve --clock`); None when the server was built without it
+    /// (tests): the mode is then told from the clock itself.
+    clock_kind: Option<ClockKind>,
 }
 
 impl OperatorApi {
@@ -31,7 +35,14 @@ impl OperatorApi {
         Self {
             ctx,
             supervision: None,
+            clock_kind: None,
         }
+    }
+
+    /// `GetClock` tells this mode (a registry clock is a manual clock underneath).
+    pub fn with_clock_kind(mut self, kind: Option<ClockKind>) -> Self {
+        self.clock_kind = kind;
+        self
     }
 
     /// Shows the background parts' state in `GetServiceStatus`.
@@ -41,10 +52,12 @@ impl OperatorApi {
     }
 
     fn clock_pb(&self) -> pb::Clock {
-        let mode = if self.ctx.clock.as_manual().is_some() {
-            pb::ClockMode::Manual
-        } else {
-            pb::ClockMode::System
+        let mode = match self.clock_kind {
+            Some(ClockKind::Registry) => pb::ClockMode::Registry,
+            Some(ClockKind::Manual) => pb::ClockMode::Manual,
+            Some(ClockKind::System) => pb::ClockMode::System,
+            None if self.ctx.clock.as_manual().is_some() => pb::ClockMode::Manual,
+            None => pb::ClockMode::System,
         };
         pb::Clock {
             now: Some(timestamp(self.ctx.clock.now())),

@@ -65,6 +65,17 @@ impl PriceTier {
         ok.then(|| Self(text.to_string()))
     }
 
+    /// A new tier name (the API's rule): a lower-case letter, then up to 31 of a-z, 0-9, `_`
+    /// and `-` (`default`, `gold`, `reseller-2`). No blanks, no leading digit or sign (`-1`).
+    pub fn validate(text: &str) -> Option<Self> {
+        let starts_with_letter = text.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
+        if starts_with_letter {
+            Self::parse(text)
+        } else {
+            None
+        }
+    }
+
     pub fn default_tier() -> Self {
         Self(Self::DEFAULT.to_string())
     }

@@ -17,15 +17,18 @@ pub struct DomainName {
 pub enum DomainNameError {
     #[error("must not be empty")]
     Empty,
-    #[error("is not a valid domain name: {0}")]
+    #[error("is not a valid domain name: {}", crate::domain::quote(.0))]
     Invalid(String),
     #[error("is longer than 253 characters")]
     TooLong,
-    #[error("label {0:?} must be 1 to 63 characters")]
+    #[error("label {} must be 1 to 63 characters", crate::domain::quote(.0))]
     LabelLength(String),
-    #[error("label {0:?} may hold only letters, digits and hyphens, not at its start or end")]
+    #[error(
+        "label {} may hold only letters, digits and hyphens, not at its start or end",
+        crate::domain::quote(.0)
+    )]
     LabelCharacters(String),
-    #[error("{0:?} is a public suffix itself; name one domain under it")]
+    #[error("{} is a public suffix itself; name one domain under it", crate::domain::quote(.0))]
     IsSuffix(String),
     #[error(
         "{name:?} has more than one label below its public suffix; the registrable domain is {registrable:?}"

@@ -1,8 +1,8 @@
 //! `backorder-svc import-drop-list FILE`: a file import with a progress bar on the terminal
 //! and the summary (with the bad lines) at the end.
 
-use super::import::{ImportReport, Scope, import_lines};
-use super::source::{FileFormat, read_file};
+use super::import::{ImportReport, Scope, import_file as import_content};
+use super::source::{FileFormat, LIMITS, check_file};
 use crate::clock::SharedClock;
 use crate::store::SharedStore;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -15,11 +15,20 @@ pub async fn import_file(
     format: Option<FileFormat>,
     full_list: bool,
 ) -> anyhow::Result<ImportReport> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?
+        .len();
+    anyhow::ensure!(
+        size <= LIMITS.max_file_bytes,
+        "{}: is {size} bytes, over the limit of {} bytes for a file",
+        path.display(),
+        LIMITS.max_file_bytes
+    );
     let content =
         std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
-    let lines =
-        read_file(&content, format).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let bar = ProgressBar::new(u64::try_from(lines.len()).unwrap_or(u64::MAX));
+    let total = check_file(&content, format, &LIMITS)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} lines ({per_sec}, eta {eta}) {msg}",
@@ -36,7 +45,17 @@ pub async fn import_file(
         progress_bar.set_position(report.processed);
         progress_bar.set_message(format!("{} bad", report.bad_lines));
     };
-    let report = import_lines(store, clock.now(), lines, scope, &mut progress).await?;
+    let report = import_content(
+        store,
+        clock.now(),
+        content.into(),
+        format,
+        total,
+        scope,
+        &mut progress,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     bar.finish();
     Ok(report)
 }

@@ -3,12 +3,16 @@
 //! batches of one transaction each, and for a full list mark the names that left it as
 //! restored. Progress is reported after every batch.
 
-use super::source::{LineParse, SourceLine};
+use super::source::{FileError, FileFormat, LineParse, SourceLine};
 use crate::domain::drop_list::DropName;
 use crate::domain::lifecycle::{self, MAX_LEAD};
+use crate::store::StoreError;
 use crate::store::{DropListEntry, PageRequest, SharedStore, StoreResult};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::mpsc;
 
 /// Rows per transaction (written 1,000 per statement). Every commit rewrites each index page
 /// it touched, and random names touch pages all over the indexes, so fewer, larger commits
@@ -17,6 +21,19 @@ use std::collections::{HashMap, HashSet};
 pub const BATCH: usize = 10_000;
 /// Bad lines reported in full; the rest are only counted.
 pub const MAX_REPORTED_ERRORS: usize = 100;
+/// Interim progress at most this often (the first and the last are always reported).
+pub const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+/// Lines read ahead of the writer when a file is streamed.
+const READ_AHEAD: usize = 1024;
+
+/// Why an import stopped: the store failed, or the file could not be read further.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    File(#[from] FileError),
+}
 
 /// Whether the import is the whole list (names missing from it were restored) or a part.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,8 +149,10 @@ struct Run<'a> {
     now: DateTime<Utc>,
     report: ImportReport,
     batch: Vec<DropListEntry>,
-    in_batch: HashSet<String>,
+    /// Where each name of the batch is in it.
+    in_batch: HashMap<String, usize>,
     progress: &'a mut (dyn FnMut(&ImportReport) + Send),
+    last_progress: Option<Instant>,
 }
 
 impl Run<'_> {
@@ -149,13 +168,36 @@ impl Run<'_> {
     }
 
     async fn push(&mut self, entry: DropListEntry) -> StoreResult<()> {
-        // A name twice in one batch: write the first before the second overrides it.
-        if self.in_batch.contains(&entry.domain) || self.batch.len() >= BATCH {
+        // A name twice in one batch: the later line wins, in place (a file of one name
+        // repeated millions of times is one write, not one transaction a line). The repeat
+        // counts as what writing it after the first would be: unchanged or updated.
+        if let Some(&at) = self.in_batch.get(&entry.domain) {
+            if self.batch[at] == entry {
+                self.report.unchanged += 1;
+            } else {
+                self.report.updated += 1;
+                self.batch[at] = entry;
+            }
+            return Ok(());
+        }
+        if self.batch.len() >= BATCH {
             self.flush().await?;
         }
-        self.in_batch.insert(entry.domain.clone());
+        self.in_batch.insert(entry.domain.clone(), self.batch.len());
         self.batch.push(entry);
         Ok(())
+    }
+
+    /// Reports progress when `PROGRESS_EVERY` has passed since the last report (always when
+    /// `force`).
+    fn progress(&mut self, force: bool) {
+        let due = self
+            .last_progress
+            .is_none_or(|at| at.elapsed() >= PROGRESS_EVERY);
+        if force || due {
+            (self.progress)(&self.report);
+            self.last_progress = Some(Instant::now());
+        }
     }
 
     async fn flush(&mut self) -> StoreResult<()> {
@@ -168,7 +210,7 @@ impl Run<'_> {
             self.batch.clear();
             self.in_batch.clear();
         }
-        (self.progress)(&self.report);
+        self.progress(false);
         Ok(())
     }
 }
@@ -182,6 +224,21 @@ fn in_scope(zone: &str, zones: &[String]) -> bool {
     })
 }
 
+/// Where an import's lines come from: a list in memory, or a file read in another thread.
+enum Lines {
+    Listed(std::vec::IntoIter<SourceLine>),
+    Streamed(mpsc::Receiver<Result<SourceLine, FileError>>),
+}
+
+impl Lines {
+    async fn next(&mut self) -> Option<Result<SourceLine, FileError>> {
+        match self {
+            Self::Listed(lines) => lines.next().map(Ok),
+            Self::Streamed(lines) => lines.recv().await,
+        }
+    }
+}
+
 /// Imports the lines as of `now`. Store failures abort (the batches before stay committed:
 /// each is complete on its own); bad lines never do.
 pub async fn import_lines(
@@ -191,22 +248,80 @@ pub async fn import_lines(
     scope: Scope,
     progress: &mut (dyn FnMut(&ImportReport) + Send),
 ) -> StoreResult<ImportReport> {
+    let total = u64::try_from(lines.len()).unwrap_or(u64::MAX);
+    let lines = Lines::Listed(lines.into_iter());
+    match import_from(store, now, lines, total, scope, progress).await {
+        Ok(report) => Ok(report),
+        Err(ImportError::Store(error)) => Err(error),
+        // A list in memory has nothing left to read.
+        Err(ImportError::File(error)) => Err(StoreError::Corrupt(error.to_string())),
+    }
+}
+
+/// Imports a file as of `now`, reading it in a blocking thread at most `READ_AHEAD` lines
+/// ahead of the writer, so memory does not grow with the file. `total` is the number of
+/// lines (from `source::check_file`, which the caller runs first so that a file over a
+/// limit is refused before anything is written). A file that fails while it is read stops
+/// the import before any restore of a full list.
+pub async fn import_file(
+    store: &SharedStore,
+    now: DateTime<Utc>,
+    content: Arc<[u8]>,
+    format: Option<FileFormat>,
+    total: u64,
+    scope: Scope,
+    progress: &mut (dyn FnMut(&ImportReport) + Send),
+) -> Result<ImportReport, ImportError> {
+    let (sender, receiver) = mpsc::channel(READ_AHEAD);
+    let reader = tokio::task::spawn_blocking(move || {
+        let result =
+            super::source::stream_file(&content, format, &super::source::LIMITS, &mut |line| {
+                sender.blocking_send(Ok(line)).is_ok()
+            });
+        if let Err(error) = result {
+            let _ = sender.blocking_send(Err(error));
+        }
+    });
+    let report = import_from(
+        store,
+        now,
+        Lines::Streamed(receiver),
+        total,
+        scope,
+        progress,
+    )
+    .await;
+    // Dropping the receiver (on an error) lets the reader stop at its next line.
+    let _ = reader.await;
+    report
+}
+
+async fn import_from(
+    store: &SharedStore,
+    now: DateTime<Utc>,
+    mut lines: Lines,
+    total: u64,
+    scope: Scope,
+    progress: &mut (dyn FnMut(&ImportReport) + Send),
+) -> Result<ImportReport, ImportError> {
     let leads = ZoneLeads::load(store).await?;
     let mut run = Run {
         store,
         now,
         report: ImportReport {
-            total: u64::try_from(lines.len()).unwrap_or(u64::MAX),
+            total,
             ..Default::default()
         },
         batch: Vec::with_capacity(BATCH),
-        in_batch: HashSet::new(),
+        in_batch: HashMap::new(),
         progress,
+        last_progress: None,
     };
-    (run.progress)(&run.report);
+    run.progress(true);
     let mut seen: HashSet<String> = HashSet::new();
     let mut zones_seen: HashSet<String> = HashSet::new();
-    for line in &lines {
+    while let Some(line) = lines.next().await {
+        let line = line?;
         run.report.processed += 1;
         match &line.parse {
             LineParse::Entry {
@@ -222,12 +337,12 @@ pub async fn import_lines(
                 }
                 Err(reason) => {
                     remember_domain(&mut seen, Some(domain));
-                    run.bad(line, reason);
+                    run.bad(&line, reason);
                 }
             },
             LineParse::Bad { domain, reason } => {
                 remember_domain(&mut seen, domain.as_deref());
-                run.bad(line, reason.clone());
+                run.bad(&line, reason.clone());
             }
         }
     }
@@ -248,8 +363,8 @@ pub async fn import_lines(
             .map(|(domain, _)| domain)
             .collect();
         run.report.removed = store.mark_drop_removed(&gone, now).await?;
-        (run.progress)(&run.report);
     }
+    run.progress(true);
     Ok(run.report)
 }
 

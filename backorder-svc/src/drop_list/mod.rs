@@ -6,5 +6,5 @@ pub mod feed;
 pub mod import;
 pub mod source;
 
-pub use import::{ImportReport, LineError, Scope, import_lines};
-pub use source::{FileFormat, read_file};
+pub use import::{ImportError, ImportReport, LineError, Scope, import_file, import_lines};
+pub use source::{FileFormat, LIMITS, check_file, read_file};

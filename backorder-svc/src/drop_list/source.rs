@@ -3,7 +3,7 @@
 //! unreadable container (a broken zip) fails the whole file.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use std::io::Read;
+use std::io::{BufRead, Read};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileFormat {
@@ -53,166 +53,283 @@ pub struct SourceLine {
 #[error("content: {0}")]
 pub struct FileError(pub String);
 
-/// Decompressed bytes accepted from one archive: a zip bomb stops here.
-const MAX_UNZIPPED: u64 = 1 << 30;
-const MAX_CONTENT_CHARS: usize = 200;
-
-pub fn read_file(content: &[u8], format: Option<FileFormat>) -> Result<Vec<SourceLine>, FileError> {
-    match format.unwrap_or_else(|| FileFormat::guess(content)) {
-        FileFormat::Csv => Ok(read_csv(content, None)),
-        FileFormat::HexonetZip => read_zip(content),
-    }
+/// Limits of one file, checked while it is read (never after unpacking it whole), so memory
+/// stays bounded whatever the input: a zip bomb stops at the first limit it crosses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The file as given (the zip itself, or the CSV).
+    pub max_file_bytes: u64,
+    /// Bytes unpacked from all entries of an archive (or the CSV's own size).
+    pub max_unpacked_bytes: u64,
+    /// One line, without its line end.
+    pub max_line_bytes: usize,
+    /// Lines of all entries together (blank and comment lines count).
+    pub max_lines: u64,
 }
 
-fn read_zip(content: &[u8]) -> Result<Vec<SourceLine>, FileError> {
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(content))
-        .map_err(|e| FileError(format!("not a readable zip archive: {e}")))?;
+/// The limits of `ImportFile` and `import-drop-list` (docs/drop-list.md, "Limits").
+pub const LIMITS: Limits = Limits {
+    max_file_bytes: 64 << 20,
+    max_unpacked_bytes: 256 << 20,
+    max_line_bytes: 1024,
+    max_lines: 2_000_000,
+};
+
+const MAX_CONTENT_CHARS: usize = 200;
+
+/// Reads the whole file into lines (tests and small files; imports stream with
+/// [`stream_file`]).
+pub fn read_file(content: &[u8], format: Option<FileFormat>) -> Result<Vec<SourceLine>, FileError> {
     let mut lines = Vec::new();
-    let files = archive.len();
-    let mut budget = MAX_UNZIPPED;
-    for index in 0..files {
-        let mut file = archive
-            .by_index(index)
-            .map_err(|e| FileError(format!("zip entry {index}: {e}")))?;
-        if file.is_dir() {
-            continue;
-        }
-        let name = file.name().to_string();
-        let mut data = Vec::new();
-        (&mut file)
-            .take(budget + 1)
-            .read_to_end(&mut data)
-            .map_err(|e| FileError(format!("zip entry {name}: {e}")))?;
-        let used = u64::try_from(data.len()).unwrap_or(u64::MAX);
-        if used > budget {
-            return Err(FileError(format!(
-                "the archive unpacks to more than {MAX_UNZIPPED} bytes"
-            )));
-        }
-        budget -= used;
-        // Several files: say which one a bad line is in.
-        let label = (files > 1).then_some(name.as_str());
-        lines.extend(read_csv(&data, label));
-    }
+    stream_file(content, format, &LIMITS, &mut |line| {
+        lines.push(line);
+        true
+    })?;
     Ok(lines)
 }
 
-/// Semicolon when the first line has one (the HEXONET shape), else comma.
-fn delimiter(content: &[u8]) -> u8 {
-    let first = content.split(|b| *b == b'\n').next().unwrap_or_default();
-    if first.contains(&b';') { b';' } else { b',' }
+/// Reads the file against the limits without parsing a line: the number of lines, or the
+/// first limit crossed (or the broken container). Cheap enough to run before an import, so
+/// that a file over a limit is refused before anything is written.
+pub fn check_file(
+    content: &[u8],
+    format: Option<FileFormat>,
+    limits: &Limits,
+) -> Result<u64, FileError> {
+    read_all(content, format, limits, None)
 }
 
-fn read_csv(content: &[u8], file: Option<&str>) -> Vec<SourceLine> {
-    let delimiter = delimiter(content);
+/// Hands every line to `sink` in order (a `false` from the sink stops the reading), checking
+/// the limits as it goes. Returns the number of physical lines read.
+pub fn stream_file(
+    content: &[u8],
+    format: Option<FileFormat>,
+    limits: &Limits,
+    sink: &mut dyn FnMut(SourceLine) -> bool,
+) -> Result<u64, FileError> {
+    read_all(content, format, limits, Some(sink))
+}
+
+/// What has been read so far, against the limits.
+struct Budget<'a> {
+    limits: &'a Limits,
+    bytes: u64,
+    lines: u64,
+}
+
+fn read_all(
+    content: &[u8],
+    format: Option<FileFormat>,
+    limits: &Limits,
+    mut sink: Option<&mut dyn FnMut(SourceLine) -> bool>,
+) -> Result<u64, FileError> {
+    let size = u64::try_from(content.len()).unwrap_or(u64::MAX);
+    if size > limits.max_file_bytes {
+        return Err(FileError(format!(
+            "is {size} bytes, over the limit of {} bytes for a file",
+            limits.max_file_bytes
+        )));
+    }
+    let mut budget = Budget {
+        limits,
+        bytes: 0,
+        lines: 0,
+    };
+    match format.unwrap_or_else(|| FileFormat::guess(content)) {
+        FileFormat::Csv => {
+            read_lines(content, None, &mut budget, &mut sink)?;
+        }
+        FileFormat::HexonetZip => {
+            let mut archive = zip::ZipArchive::new(std::io::Cursor::new(content))
+                .map_err(|e| FileError(format!("not a readable zip archive: {e}")))?;
+            let files = archive.len();
+            for index in 0..files {
+                let file = archive
+                    .by_index(index)
+                    .map_err(|e| FileError(format!("zip entry {index}: {e}")))?;
+                if file.is_dir() {
+                    continue;
+                }
+                let name = file.name().to_string();
+                // Several files: say which one a bad line is in.
+                let label = (files > 1).then_some(name.as_str());
+                // At most one byte past the budget is ever unpacked.
+                let left = limits.max_unpacked_bytes.saturating_sub(budget.bytes) + 1;
+                let reader = std::io::BufReader::new(file.take(left));
+                let stopped = read_lines(reader, label, &mut budget, &mut sink)
+                    .map_err(|FileError(e)| FileError(format!("zip entry {name}: {e}")))?;
+                if stopped {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(budget.lines)
+}
+
+/// Semicolon when the first line has one (the HEXONET shape), else comma.
+fn delimiter(first_line: &[u8]) -> u8 {
+    if first_line.contains(&b';') {
+        b';'
+    } else {
+        b','
+    }
+}
+
+/// Reads physical lines (so line numbers are those an editor shows), skipping blank lines and
+/// `#` comments; each line is one CSV record. Returns whether the sink asked to stop.
+fn read_lines(
+    mut reader: impl std::io::BufRead,
+    file: Option<&str>,
+    budget: &mut Budget<'_>,
+    sink: &mut Option<&mut dyn FnMut(SourceLine) -> bool>,
+) -> Result<bool, FileError> {
+    let limits = budget.limits;
+    let mut buf = Vec::with_capacity(128);
+    let mut line = 0u64;
+    let mut delimiter_byte = b',';
+    let mut first_record = true;
+    let where_ = |reason: String| match file {
+        Some(name) => format!("{name}: {reason}"),
+        None => reason,
+    };
+    loop {
+        buf.clear();
+        // The line end and a CR may follow the longest line allowed.
+        let most = u64::try_from(limits.max_line_bytes).unwrap_or(u64::MAX) + 2;
+        let read = (&mut reader)
+            .take(most)
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| FileError(format!("cannot be read: {e}")))?;
+        if read == 0 {
+            return Ok(false);
+        }
+        budget.bytes += u64::try_from(read).unwrap_or(u64::MAX);
+        if budget.bytes > limits.max_unpacked_bytes {
+            return Err(FileError(format!(
+                "unpacks to more than {} bytes, the limit of an unpacked file",
+                limits.max_unpacked_bytes
+            )));
+        }
+        line += 1;
+        budget.lines += 1;
+        if budget.lines > limits.max_lines {
+            return Err(FileError(format!(
+                "has more than {} lines, the limit of lines in a file",
+                limits.max_lines
+            )));
+        }
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+        } else if buf.len() > limits.max_line_bytes {
+            // No line end within reach: the line goes on.
+            buf.truncate(limits.max_line_bytes + 1);
+        }
+        if buf.len() > limits.max_line_bytes {
+            return Err(FileError(format!(
+                "line {line}: longer than {} bytes, the limit of a line",
+                limits.max_line_bytes
+            )));
+        }
+        if line == 1 {
+            delimiter_byte = delimiter(&buf);
+        }
+        let Some(sink) = sink.as_mut() else {
+            continue;
+        };
+        if buf.is_empty() || buf[0] == b'#' {
+            continue;
+        }
+        let fields = match split_fields(&buf, delimiter_byte) {
+            Ok(fields) => fields,
+            Err(reason) => {
+                first_record = false;
+                let bad = SourceLine {
+                    line,
+                    content: String::new(),
+                    parse: LineParse::Bad {
+                        domain: None,
+                        reason: where_(reason),
+                    },
+                };
+                if !sink(bad) {
+                    return Ok(true);
+                }
+                continue;
+            }
+        };
+        // An optional header line names the columns.
+        let header = first_record
+            && fields
+                .first()
+                .is_some_and(|f| f.eq_ignore_ascii_case(b"domain"));
+        first_record = false;
+        if header {
+            continue;
+        }
+        let content: String = fields
+            .iter()
+            .map(|f| String::from_utf8_lossy(f))
+            .collect::<Vec<_>>()
+            .join(&char::from(delimiter_byte).to_string())
+            .chars()
+            .take(MAX_CONTENT_CHARS)
+            .collect();
+        let parse = match parse_fields(&fields).map_err(where_) {
+            Ok(entry) => entry,
+            Err(reason) => LineParse::Bad {
+                domain: fields
+                    .first()
+                    .and_then(|f| std::str::from_utf8(f).ok())
+                    .map(str::to_string),
+                reason,
+            },
+        };
+        if !sink(SourceLine {
+            line,
+            content,
+            parse,
+        }) {
+            return Ok(true);
+        }
+    }
+}
+
+/// The fields of one line, each trimmed: a plain split when the line has no quotes, else
+/// the CSV reader (quoted fields, doubled quotes).
+fn split_fields(line: &[u8], delimiter: u8) -> Result<Vec<Vec<u8>>, String> {
+    if !line.contains(&b'"') {
+        return Ok(line
+            .split(|b| *b == delimiter)
+            .map(|f| f.trim_ascii().to_vec())
+            .collect());
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .delimiter(delimiter)
         .flexible(true)
         .trim(csv::Trim::All)
-        .comment(Some(b'#'))
-        .from_reader(content);
-    // Line numbers come from byte offsets: the CSV reader's own line counter skips blank
-    // lines and counts CRLF files differently, and the report must match an editor's view.
-    let newlines: Vec<u64> = content
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .map(|(i, _)| u64::try_from(i).unwrap_or(u64::MAX))
-        .collect();
-    // A record's position is where the reader started looking for it, which may be a blank
-    // line, the `\n` of a CRLF or a comment before it: count from its first real byte.
-    let line_at = |byte: u64| {
-        let mut at = usize::try_from(byte).unwrap_or(usize::MAX);
-        loop {
-            while content.get(at).is_some_and(|b| *b == b'\r' || *b == b'\n') {
-                at += 1;
-            }
-            if content.get(at) != Some(&b'#') {
-                break;
-            }
-            at += content[at..]
-                .iter()
-                .position(|b| *b == b'\n')
-                .unwrap_or(content.len() - at);
-        }
-        let at = u64::try_from(at).unwrap_or(u64::MAX);
-        u64::try_from(newlines.partition_point(|n| *n < at)).unwrap_or(0) + 1
-    };
-    let mut lines = Vec::new();
-    let mut last_line = 0;
-    for (index, record) in reader.byte_records().enumerate() {
-        let where_ = |reason: String| match file {
-            Some(name) => format!("{name}: {reason}"),
-            None => reason,
-        };
-        let record = match record {
-            Ok(record) => record,
-            Err(error) => {
-                let line = error
-                    .position()
-                    .map_or(last_line + 1, |p| line_at(p.byte()));
-                last_line = line;
-                lines.push(SourceLine {
-                    line,
-                    content: String::new(),
-                    parse: LineParse::Bad {
-                        domain: None,
-                        reason: where_(format!("malformed CSV: {error}")),
-                    },
-                });
-                continue;
-            }
-        };
-        let line = record
-            .position()
-            .map_or(last_line + 1, |p| line_at(p.byte()));
-        last_line = line;
-        let fields: Vec<String> = record
-            .iter()
-            .map(|f| String::from_utf8_lossy(f).into_owned())
-            .collect();
-        // An optional header line names the columns.
-        if index == 0
-            && fields
-                .first()
-                .is_some_and(|f| f.eq_ignore_ascii_case("domain"))
-        {
-            continue;
-        }
-        let content: String = fields
-            .join(&char::from(delimiter).to_string())
-            .chars()
-            .take(MAX_CONTENT_CHARS)
-            .collect();
-        let parse = parse_fields(&record).map_err(where_);
-        lines.push(SourceLine {
-            line,
-            content,
-            parse: match parse {
-                Ok(entry) => entry,
-                Err(reason) => LineParse::Bad {
-                    domain: record
-                        .get(0)
-                        .and_then(|f| std::str::from_utf8(f).ok())
-                        .map(str::to_string),
-                    reason,
-                },
-            },
-        });
+        .buffer_capacity(line.len().max(64))
+        .from_reader(line);
+    let mut record = csv::ByteRecord::new();
+    match reader.read_byte_record(&mut record) {
+        Ok(_) => Ok(record.iter().map(<[u8]>::to_vec).collect()),
+        Err(error) => Err(format!("malformed CSV: {error}")),
     }
-    lines
 }
 
-fn parse_fields(record: &csv::ByteRecord) -> Result<LineParse, String> {
-    if record.len() != 2 {
+fn parse_fields(fields: &[Vec<u8>]) -> Result<LineParse, String> {
+    if fields.len() != 2 {
         return Err(format!(
             "malformed line: expected 2 fields (domain and drop date), found {}",
-            record.len()
+            fields.len()
         ));
     }
     let text = |i: usize, field: &str| {
-        std::str::from_utf8(&record[i]).map_err(|_| format!("{field}: is not valid UTF-8"))
+        std::str::from_utf8(&fields[i]).map_err(|_| format!("{field}: is not valid UTF-8"))
     };
     let domain = text(0, "domain")?;
     let drop_time = parse_drop_time(text(1, "drop date")?)?;
@@ -231,7 +348,10 @@ pub fn parse_drop_time(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| {
-            format!("drop date: `{text}` is not a date `YYYY-MM-DD HH:MM:SS` (UTC) or RFC 3339")
+            format!(
+                "drop date: {} is not a date `YYYY-MM-DD HH:MM:SS` (UTC) or RFC 3339",
+                crate::domain::quote(text)
+            )
         })
 }
 
@@ -269,6 +389,43 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn limits_are_checked_while_reading() {
+        let small = Limits {
+            max_file_bytes: 1000,
+            max_unpacked_bytes: 100,
+            max_line_bytes: 30,
+            max_lines: 3,
+        };
+        let ok = b"a.com;2026-03-02 19:00:00\n\n# c\n";
+        assert_eq!(check_file(ok, None, &small).unwrap(), 3);
+        let too_many = b"a.com;2026-03-02 19:00:00\n\n\n\n";
+        assert!(
+            check_file(too_many, None, &small)
+                .unwrap_err()
+                .0
+                .contains("lines")
+        );
+        let too_long = b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com;2026-03-02 19:00:00\n";
+        let error = check_file(too_long, None, &small).unwrap_err().0;
+        assert!(error.starts_with("line 1: longer than 30 bytes"), "{error}");
+        let big = vec![b'\n'; 2000];
+        assert!(
+            check_file(&big, None, &small)
+                .unwrap_err()
+                .0
+                .contains("limit")
+        );
+        let crlf = b"a.com;2026-03-02 19:00:00\r\n";
+        assert_eq!(read_file(crlf, None).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn quoted_fields_are_read_as_csv() {
+        let lines = read_file(b"\"a.com\";\"2026-03-02 19:00:00\"\n", None).unwrap();
+        assert!(matches!(&lines[0].parse, LineParse::Entry { domain, .. } if domain == "a.com"));
     }
 
     #[test]

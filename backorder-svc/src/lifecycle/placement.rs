@@ -64,6 +64,12 @@ async fn catalog_entry(store: &SharedStore, name: &DomainName) -> Result<Tld, Pl
     }
 }
 
+/// Extension entries on one order, and the longest key and value: registry extensions are
+/// a handful of short fields (HEXONET's nexus fields, a UK registrant type).
+pub const MAX_EXTENSIONS: usize = 32;
+pub const MAX_EXTENSION_KEY: usize = 64;
+pub const MAX_EXTENSION_VALUE: usize = 256;
+
 /// Required extension fields: an exact name, or a prefix ending in `*`.
 fn missing_extensions(tld: &Tld, given: &BTreeMap<String, String>) -> Vec<String> {
     tld.required_extensions
@@ -133,18 +139,32 @@ pub async fn validate(
                 ),
             )
         })?;
+    if request.extensions.len() > MAX_EXTENSIONS {
+        return Err(invalid(
+            "extensions",
+            format!(
+                "at most {MAX_EXTENSIONS} entries, got {}",
+                request.extensions.len()
+            ),
+        ));
+    }
     let mut extensions = BTreeMap::new();
     for (key, value) in request.extensions {
         let key = key.trim().to_ascii_uppercase();
         if !key.starts_with("X-")
             || key.len() < 3
+            || key.len() > MAX_EXTENSION_KEY
             || key.contains(['=', '\n'])
             || value.contains('\n')
+            || value.chars().count() > MAX_EXTENSION_VALUE
         {
             return Err(invalid(
                 "extensions",
                 format!(
-                    "{key:?}: keys are registry extension names like \"X-US-NEXUS-CATEGORY\"; values are one line"
+                    "{}: keys are registry extension names like \"X-US-NEXUS-CATEGORY\" (at most \
+                     {MAX_EXTENSION_KEY} characters); values are one line of at most \
+                     {MAX_EXTENSION_VALUE} characters",
+                    crate::domain::quote(&key)
                 ),
             ));
         }

@@ -12,6 +12,9 @@ use tonic::transport::Channel;
 
 /// How long a registry's answer is trusted.
 const CACHE_FOR: Duration = Duration::hours(24);
+/// Names remembered at most: every order for a new name adds one, so without a bound the
+/// cache grows with every name ever ordered.
+const MAX_CACHED: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PremiumError {
@@ -135,6 +138,13 @@ impl RegistryPremiumCheck {
             .results
             .iter()
             .any(|r| r.domain == name.ascii() && r.premium);
+        if state.cache.len() >= MAX_CACHED {
+            state.cache.retain(|_, (_, at)| now - *at < CACHE_FOR);
+            if state.cache.len() >= MAX_CACHED {
+                // All fresh: forget them all (the registry answers again) rather than grow.
+                state.cache.clear();
+            }
+        }
         state.cache.insert(name.ascii().to_string(), (premium, now));
         Ok(premium)
     }

@@ -53,30 +53,41 @@ pub struct PassReport {
 /// The audit actor of scheduler steps.
 pub const ACTOR: &str = "scheduler:lifecycle";
 
+/// Open orders read per page by a scheduler pass.
+const OPEN_PAGE: u32 = 500;
+
 /// One pass at the clock's time. It decides as if passes had run all along: an order whose
 /// lock window opened and closed while no pass ran (the service was down) gets the last try
 /// of its hold before finalization is applied (`Step::CatchUp`). Funds go to the orders whose
 /// finalization comes first, then to the earliest orders, catch-ups included.
 pub async fn run_pass(store: &SharedStore, clock: &SharedClock) -> Result<PassReport, OrderError> {
     let now = clock.now();
-    let open = store.open_backorders().await?;
-    report_out_of_range(&open);
-    let mut due: Vec<_> = open
-        .into_iter()
-        .filter_map(|order| {
-            next_step(order.status, order.schedule, order.created_at, now).map(|step| (order, step))
-        })
-        .collect();
-    due.sort_by_key(|(order, _)| {
-        let finalization = match order.schedule {
-            Schedule::Listed(times) => Some(times.finalization_at),
-            _ => None,
-        };
-        (finalization, order.created_at, order.id)
-    });
+    // The open orders are read a page at a time and only the due steps are kept (an id, a
+    // step and the sort key each): a pass over many open orders that wait (unscheduled, or
+    // far from their drop) holds one page, not all of them, so its memory does not grow
+    // with the order book.
+    let mut due = Vec::new();
+    let mut out_of_range: BTreeMap<String, u32> = BTreeMap::new();
+    let mut after = 0;
+    loop {
+        let page = store.open_backorders_page(after, OPEN_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        count_out_of_range(&page, &mut out_of_range);
+        due.extend(page.into_iter().filter_map(|order| {
+            let step = next_step(order.status, order.schedule, order.created_at, now)?;
+            let finalization = match order.schedule {
+                Schedule::Listed(times) => Some(times.finalization_at),
+                _ => None,
+            };
+            Some(((finalization, order.created_at, order.id), step))
+        }));
+    }
+    report_out_of_range(&out_of_range);
+    due.sort_by_key(|(key, _)| *key);
     let mut report = PassReport::default();
-    for (order, step) in due {
-        match store.apply_step(order.id, step, ACTOR, now).await? {
+    for ((_, _, id), step) in due {
+        match store.apply_step(id, step, ACTOR, now).await? {
             StepOutcome::Moved(Status::Active) => report.holds_placed += 1,
             StepOutcome::Moved(Status::Processing) => report.finalized += 1,
             StepOutcome::Moved(Status::Failed) => report.unfunded += 1,
@@ -102,13 +113,15 @@ pub async fn run_pass(store: &SharedStore, clock: &SharedClock) -> Result<PassRe
 /// Open orders whose times cannot be computed (their TLD's stored leads, or their drop time,
 /// are out of range) wait like unscheduled ones; each pass says so once, by TLD, so an
 /// operator corrects the catalog.
-fn report_out_of_range(open: &[Backorder]) {
-    let mut by_tld: BTreeMap<&str, u32> = BTreeMap::new();
+fn count_out_of_range(open: &[Backorder], by_tld: &mut BTreeMap<String, u32>) {
     for order in open {
         if order.schedule == Schedule::OutOfRange {
-            *by_tld.entry(order.tld.as_str()).or_default() += 1;
+            *by_tld.entry(order.tld.as_str().to_string()).or_default() += 1;
         }
     }
+}
+
+fn report_out_of_range(by_tld: &BTreeMap<String, u32>) {
     if !by_tld.is_empty() {
         tracing::error!(
             orders_by_tld = ?by_tld,

@@ -229,6 +229,10 @@ pub trait OrderStore {
     ) -> Result<Backorder, OrderError>;
     /// Every REQUESTED or ACTIVE order with its schedule: the scheduler's work list.
     async fn open_backorders(&self) -> StoreResult<Vec<Backorder>>;
+    /// A page of them: ids above `after`, at most `limit`, by id. The scheduler reads its
+    /// work list page by page, so a pass holds one page in memory however many orders are
+    /// open.
+    async fn open_backorders_page(&self, after: i64, limit: u32) -> StoreResult<Vec<Backorder>>;
     /// Carries out one scheduler step for one order, if it is still due (re-checked under
     /// the order's lock, so racing schedulers never handle an order twice).
     async fn apply_step(

@@ -773,6 +773,18 @@ impl OrderStore for SqlStore {
         rows.iter().map(order_from_row).collect()
     }
 
+    async fn open_backorders_page(&self, after: i64, limit: u32) -> StoreResult<Vec<Backorder>> {
+        let rows = sqlx::query(concat!(
+            order_select!(),
+            " WHERE b.status IN ('REQUESTED', 'ACTIVE') AND b.id > $1 ORDER BY b.id LIMIT $2"
+        ))
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(order_from_row).collect()
+    }
+
     async fn apply_step(
         &self,
         id: i64,

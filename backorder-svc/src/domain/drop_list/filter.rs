@@ -102,7 +102,10 @@ impl Keyword {
         if !lower.chars().all(|c| c.is_alphanumeric() || c == '-') {
             return Err(FieldError::new(
                 field,
-                format!("`{text}` may contain only letters, digits and hyphens"),
+                format!(
+                    "{} may contain only letters, digits and hyphens",
+                    crate::domain::quote(text)
+                ),
             ));
         }
         Ok(Self(lower))
@@ -124,11 +127,20 @@ impl Keyword {
 /// A zone as stored: A-label, lower case, no dots at the ends ("com", "co.uk").
 pub fn parse_zone(field: &str, text: &str) -> Result<String, FieldError> {
     let trimmed = text.trim().trim_matches('.');
-    let ascii = idna::domain_to_ascii_strict(trimmed)
-        .map_err(|_| FieldError::new(field, format!("`{text}` is not a zone name")))?;
+    let ascii = idna::domain_to_ascii_strict(trimmed).map_err(|_| {
+        FieldError::new(
+            field,
+            format!("{} is not a zone name", crate::domain::quote(text)),
+        )
+    })?;
     crate::domain::catalog::TldName::parse(&ascii)
         .map(|name| name.as_str().to_string())
-        .ok_or_else(|| FieldError::new(field, format!("`{text}` is not a zone name")))
+        .ok_or_else(|| {
+            FieldError::new(
+                field,
+                format!("{} is not a zone name", crate::domain::quote(text)),
+            )
+        })
 }
 
 /// Keywords, zones and filters: the common part of a query and an alert.

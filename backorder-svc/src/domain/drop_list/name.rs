@@ -56,8 +56,8 @@ impl DropName {
     /// Parses a name as found on a list: ASCII or Unicode, any case, an optional final dot.
     /// The error is a one-line reason for the import report.
     pub fn parse(input: &str) -> Result<Self, String> {
-        let name =
-            DomainName::parse(input).map_err(|e| format!("domain: `{}` {e}", input.trim()))?;
+        let name = DomainName::parse(input)
+            .map_err(|e| format!("domain: {} {e}", crate::domain::quote(input.trim())))?;
         let label = name.unicode_label().to_string();
         Ok(Self {
             features: LabelFeatures::of(&label),

@@ -75,7 +75,7 @@ impl LabelRegex {
                     "regexp",
                     format!(
                         "is not a valid regular expression: {}",
-                        one_line(&other.to_string())
+                        crate::domain::truncate(&one_line(&other.to_string()), 160)
                     ),
                 ),
             })?;
