@@ -1,6 +1,7 @@
 //! Money: integer minor units of an ISO 4217 currency inside, exact decimal strings outside.
 //! No floats anywhere on this path.
 
+use super::quote;
 use rust_decimal::Decimal;
 use std::fmt;
 
@@ -20,40 +21,25 @@ pub const MAX_AMOUNT_MINOR: i64 = 10_000_000_000_000;
 /// never overflow a 64-bit integer in either database (docs/ledger.md, "Amount bounds").
 pub const MAX_COUNTER_MINOR: i64 = 1_000_000_000_000_000;
 
-/// How much of a bad value an error message quotes: gRPC trailers are small.
-pub const QUOTE_PREFIX_CHARS: usize = 64;
-
-/// A bad value as error messages show it: quoted in full when short, otherwise its first
-/// `QUOTE_PREFIX_CHARS` characters and its length.
-pub fn quote_value(value: &str) -> String {
-    let chars = value.chars().count();
-    if chars <= QUOTE_PREFIX_CHARS {
-        format!("{value:?}")
-    } else {
-        let prefix: String = value.chars().take(QUOTE_PREFIX_CHARS).collect();
-        format!("{prefix:?}... ({chars} characters)")
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
-    #[error("must be a three-letter ISO 4217 currency code, got {}", quote_value(.0))]
+    #[error("must be a three-letter ISO 4217 currency code, got {}", quote(.0))]
     UnknownCurrency(String),
     #[error(
         "must be a plain decimal such as \"12.50\" (an optional '-', digits without leading \
          zeros, optionally '.' and digits; no spaces, '+' or exponent), got {}",
-        quote_value(.0)
+        quote(.0)
     )]
     NotADecimal(String),
-    #[error("{currency} has {exponent} decimal places; {} has more", quote_value(.amount))]
+    #[error("{currency} has {exponent} decimal places; {} has more", quote(.amount))]
     TooPrecise {
         currency: String,
         exponent: u8,
         amount: String,
     },
-    #[error("must be at most {max} in magnitude, got {}", quote_value(.amount))]
+    #[error("must be at most {max} in magnitude, got {}", quote(.amount))]
     TooLarge { max: String, amount: String },
-    #[error("must be greater than zero, got {}", quote_value(.0))]
+    #[error("must be greater than zero, got {}", quote(.0))]
     NotPositive(String),
     #[error("must not be zero")]
     Zero,
@@ -282,7 +268,7 @@ mod tests {
         let junk = "x".repeat(100_000);
         let message = Money::parse(usd(), &junk).unwrap_err().to_string();
         assert!(message.len() < 300, "{message}");
-        assert_eq!(quote_value("1.0"), "\"1.0\"");
+        assert_eq!(quote("1.0"), "`1.0`");
     }
 
     #[test]
