@@ -65,32 +65,29 @@ async fn ensure_daily_deal_open(tx: &mut Tx, domain: &str) -> Result<(), OrderEr
     .fetch_optional(&mut **tx)
     .await
     .map_err(StoreError::from)?;
-    let decided = sqlx::query(
-        "SELECT c.outcome FROM catches c JOIN drop_list dl \
-         ON dl.domain = c.domain AND dl.drop_time = c.drop_time WHERE c.domain = $1",
-    )
-    .bind(domain)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(StoreError::from)?;
-    if decided.is_some() {
-        return Err(OrderError::DailyDealClosed {
-            domain: domain.to_string(),
-            why: "has dropped and its result is recorded (caught, taken by another or not dropped)",
-        });
-    }
-    let valid = sqlx::query(
-        "SELECT 1 FROM backorders WHERE domain = $1 AND status = 'PROCESSING' AND NOT post_drop",
-    )
-    .bind(domain)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(StoreError::from)?;
-    if valid.is_some() {
-        return Err(OrderError::DailyDealClosed {
-            domain: domain.to_string(),
-            why: "is already wanted by a valid backorder",
-        });
+    let closed_when = [
+        (
+            "SELECT 1 FROM catches c JOIN drop_list dl \
+             ON dl.domain = c.domain AND dl.drop_time = c.drop_time WHERE c.domain = $1",
+            "has dropped and its result is recorded (caught, taken by another or not dropped)",
+        ),
+        (
+            "SELECT 1 FROM backorders WHERE domain = $1 AND status = 'PROCESSING' AND NOT post_drop",
+            "is already wanted by a valid backorder",
+        ),
+    ];
+    for (query, why) in closed_when {
+        let found = sqlx::query(query)
+            .bind(domain)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(StoreError::from)?;
+        if found.is_some() {
+            return Err(OrderError::DailyDealClosed {
+                domain: domain.to_string(),
+                why,
+            });
+        }
     }
     Ok(())
 }
