@@ -11,8 +11,8 @@ use std::net::SocketAddr;
     name = "backorder-svc",
     version,
     about = "Domain backorder service (gRPC)",
-    // `backorder-svc --clock manual` serves, like `backorder-svc serve --clock manual`.
-    args_conflicts_with_subcommands = true
+    after_help = "Without a command it serves: `backorder-svc --clock manual` is \
+                  `backorder-svc serve --clock manual` (see `backorder-svc serve --help`)."
 )]
 pub struct Cli {
     /// Database: sqlite://PATH (created if missing) or postgres://USER@HOST/DB.
@@ -26,17 +26,58 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Option<Command>,
-
-    /// The server flags, for serving without the `serve` word (the default command).
-    #[command(flatten)]
-    pub serve: ServeArgs,
 }
 
+/// The words that name a command (or ask for help) where the command goes.
+const COMMAND_WORDS: [&str; 8] = [
+    "serve",
+    "import-drop-list",
+    "create-operator-key",
+    "help",
+    "--help",
+    "-h",
+    "--version",
+    "-V",
+];
+
 impl Cli {
-    /// The command to run: `serve` with the top-level flags when none is named.
-    pub fn into_command(self) -> Command {
-        self.command.unwrap_or(Command::Serve(self.serve))
+    /// Parses the process's arguments with `serve` as the default command, so the server
+    /// flags work without it (`backorder-svc --clock manual`) and take their environment
+    /// variables when nothing is given.
+    pub fn parse_with_default_command() -> Self {
+        Self::parse_from(with_default_command(std::env::args_os()))
     }
+
+    /// The command to run (`serve` with its defaults when none was parsed).
+    pub fn into_command(self) -> Command {
+        self.command
+            .unwrap_or_else(|| Command::Serve(ServeArgs::default()))
+    }
+}
+
+/// `argv` with `serve` inserted where the command goes when no command (nor help) is named
+/// there. Only `--database-url`, the one global flag, may stand before the command.
+pub fn with_default_command(
+    argv: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    let mut argv: Vec<std::ffi::OsString> = argv.into_iter().collect();
+    let mut at = 1;
+    while let Some(word) = argv.get(at).map(|w| w.to_string_lossy().into_owned()) {
+        if word == "--database-url" {
+            at += 2;
+        } else if word.starts_with("--database-url=") {
+            at += 1;
+        } else {
+            break;
+        }
+    }
+    let named = argv
+        .get(at)
+        .is_some_and(|w| COMMAND_WORDS.contains(&w.to_string_lossy().as_ref()));
+    if !named {
+        argv.insert(at.min(argv.len()), "serve".into());
+    }
+    argv
 }
 
 #[derive(Debug, Subcommand)]
@@ -245,6 +286,56 @@ pub enum ClockKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parsed(words: &[&str]) -> Result<Cli, clap::Error> {
+        let argv = std::iter::once("backorder-svc")
+            .chain(words.iter().copied())
+            .map(std::ffi::OsString::from);
+        Cli::try_parse_from(with_default_command(argv))
+    }
+
+    #[test]
+    fn serve_is_the_default_command() {
+        let Command::Serve(args) = parsed(&["--clock", "manual"]).unwrap().into_command() else {
+            panic!("serve expected");
+        };
+        assert_eq!(args.clock, ClockKind::Manual);
+        let cli = parsed(&["--database-url", "sqlite://x.db", "--listen", "127.0.0.1:1"]).unwrap();
+        assert_eq!(cli.database_url, "sqlite://x.db");
+        let Command::Serve(args) = cli.into_command() else {
+            panic!("serve expected");
+        };
+        assert_eq!(args.listen.port(), 1);
+        // The spelled-out forms still work, the global flag before or after the command.
+        for words in [
+            &[
+                "--database-url",
+                "sqlite://x.db",
+                "serve",
+                "--clock",
+                "manual",
+            ][..],
+            &[
+                "serve",
+                "--clock",
+                "manual",
+                "--database-url",
+                "sqlite://x.db",
+            ][..],
+            &["--database-url=sqlite://x.db", "serve"][..],
+            &[][..],
+        ] {
+            assert!(
+                matches!(parsed(words).unwrap().command, Some(Command::Serve(_))),
+                "{words:?}"
+            );
+        }
+        assert!(matches!(
+            parsed(&["create-operator-key"]).unwrap().command,
+            Some(Command::CreateOperatorKey { .. })
+        ));
+        assert!(parsed(&["--clock", "sundial"]).is_err());
+    }
 
     #[test]
     fn durations_with_units() {

@@ -4,7 +4,6 @@
 use backorder_svc::clock::{SharedClock, SystemClock};
 use backorder_svc::config::{Cli, Command, DropListFormat, ImportDropListArgs};
 use backorder_svc::{app, bootstrap, catalog, drop_list, server, store};
-use clap::Parser;
 use std::io::IsTerminal;
 use std::sync::Arc;
 
@@ -19,7 +18,7 @@ async fn main() {
                 .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .init();
-    let cli = Cli::parse();
+    let cli = Cli::parse_with_default_command();
     // An error is one line (its causes joined), not a backtrace.
     if let Err(error) = run(cli).await {
         eprintln!("backorder-svc: {error:#}");
