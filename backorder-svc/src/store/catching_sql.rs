@@ -10,18 +10,6 @@ mod catching_sql {
         CatchRecord, CatchReport, CatchStore, CatchTarget, HeldSession,
     };
 
-    /// Locks the drop's list row for the rest of the transaction (a no-op on SQLite, whose
-    /// writers are serialized by `BEGIN IMMEDIATE`). See `DROP_LOCK`.
-    async fn lock_drop(tx: &mut Tx, domain: &str) -> StoreResult<()> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT domain FROM drop_list WHERE domain = $1{DROP_LOCK}"
-        )))
-        .bind(domain)
-        .fetch_optional(&mut **tx)
-        .await?;
-        Ok(())
-    }
-
     async fn drop_is_recorded(tx: &mut Tx, domain: &str, drop_time: i64) -> StoreResult<bool> {
         Ok(
             sqlx::query("SELECT 1 FROM catches WHERE domain = $1 AND drop_time = $2")

@@ -58,13 +58,7 @@ fn extensions_text(extensions: &std::collections::BTreeMap<String, String>) -> S
 /// the drop's row lock (`DROP_LOCK`), which the catcher's result also takes, so a deal never
 /// slips in beside a result being recorded.
 async fn ensure_daily_deal_open(tx: &mut Tx, domain: &str) -> Result<(), OrderError> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT domain FROM drop_list WHERE domain = $1{DROP_LOCK}"
-    )))
-    .bind(domain)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(StoreError::from)?;
+    lock_drop(tx, domain).await?;
     let closed_when = [
         (
             "SELECT 1 FROM catches c JOIN drop_list dl \

@@ -60,6 +60,19 @@ fn account_from_row(row: &DbRow) -> StoreResult<Account> {
     })
 }
 
+/// Locks the drop's list row for the rest of the transaction (a no-op on SQLite, whose
+/// writers are serialized by `BEGIN IMMEDIATE`). See `DROP_LOCK`: the catcher writing a
+/// create ahead, whoever records the drop's result, and a daily deal's placement take it.
+async fn lock_drop(tx: &mut Tx, domain: &str) -> StoreResult<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT domain FROM drop_list WHERE domain = $1{DROP_LOCK}"
+    )))
+    .bind(domain)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 async fn fetch_account(tx: &mut Tx, id: i64) -> StoreResult<Option<Account>> {
     let row = sqlx::query(concat!(
         "SELECT ",
