@@ -77,10 +77,7 @@ fn caller_of(record: &ApiKeyRecord) -> Result<Caller, AuthError> {
     }
     match (record.role, record.account_id) {
         (KeyRole::Operator, _) => Ok(Caller::Operator { key_id: record.id }),
-        (KeyRole::Account, Some(account_id)) => Ok(Caller::Account {
-            key_id: record.id,
-            account_id,
-        }),
+        (KeyRole::Account, Some(account_id)) => Ok(Caller::account_key(record.id, account_id)),
         (KeyRole::Account, None) => Err(AuthError::Unknown),
     }
 }

@@ -95,19 +95,64 @@ pub struct Account {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Who is calling: resolved from the API key on every call.
+/// Who is calling: resolved from the API key (gRPC) or the login or session (command API) on
+/// every call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
-    Operator { key_id: i64 },
-    Account { key_id: i64, account_id: AccountId },
+    Operator {
+        key_id: i64,
+    },
+    Account {
+        account_id: AccountId,
+        credential: Credential,
+        access: Access,
+    },
+}
+
+/// What an account caller proved: which key, or which login (`user` or `user!role`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    ApiKey(i64),
+    Login(String),
+}
+
+/// What an account caller may do. Role logins (`user!role`) may be restricted to reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Full,
+    ReadOnly,
 }
 
 impl Caller {
-    /// The audit-log actor: which key did it.
+    /// An account caller with an API key: full access.
+    pub fn account_key(key_id: i64, account_id: AccountId) -> Self {
+        Self::Account {
+            account_id,
+            credential: Credential::ApiKey(key_id),
+            access: Access::Full,
+        }
+    }
+
+    /// The audit-log actor: which key or login did it.
     pub fn actor(&self) -> String {
         match self {
             Self::Operator { key_id } => format!("operator_key:{key_id}"),
-            Self::Account { key_id, .. } => format!("api_key:{key_id}"),
+            Self::Account {
+                credential: Credential::ApiKey(key_id),
+                ..
+            } => format!("api_key:{key_id}"),
+            Self::Account {
+                credential: Credential::Login(login),
+                ..
+            } => format!("login:{login}"),
+        }
+    }
+
+    /// Whether the caller may change anything (place, cancel, pay, bid, move money).
+    pub fn may_write(&self) -> bool {
+        match self {
+            Self::Operator { .. } => true,
+            Self::Account { access, .. } => *access == Access::Full,
         }
     }
 
