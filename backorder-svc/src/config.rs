@@ -163,9 +163,46 @@ pub struct ServeArgs {
     /// clock a step runs on every tick instead.
     #[arg(long, env = "BACKORDER_CATCHER_INTERVAL_MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..))]
     pub catcher_interval_ms: u64,
+
+    /// Address of the HEXONET-compatible command API (`/api/call.cgi`, and
+    /// `/ote/api/call.cgi` for the test environment), or `off`.
+    #[arg(long, env = "BACKORDER_HTTP_LISTEN", default_value = DEFAULT_HTTP_LISTEN)]
+    pub http_listen: String,
+
+    /// Database of the test environment (HEXONET's OT&E, `s_entity=1234`): its own
+    /// accounts, logins, orders and money. `auto`: beside the live one (a SQLite file
+    /// `NAME-ote.db`, or a PostgreSQL database `NAME_ote` on the same server, created if
+    /// missing); `off`: no test environment.
+    #[arg(long, env = "BACKORDER_TEST_DATABASE_URL", default_value = "auto")]
+    pub test_database_url: String,
 }
 
+/// The command API's default address.
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:50080";
+
 impl ServeArgs {
+    /// The command API's address, or None when it is `off`.
+    pub fn http_address(&self) -> anyhow::Result<Option<SocketAddr>> {
+        match self.http_listen.trim() {
+            "off" => Ok(None),
+            text => text.parse().map(Some).map_err(|_| {
+                anyhow::anyhow!("--http-listen: `{text}` is not an address like 127.0.0.1:50080 or `off`")
+            }),
+        }
+    }
+
+    /// The test environment's database URL, or None when it is `off`.
+    pub fn test_database(&self, live: &str) -> anyhow::Result<Option<String>> {
+        match self.test_database_url.trim() {
+            "off" => Ok(None),
+            "auto" => beside(live).map(Some),
+            url if url == live => {
+                anyhow::bail!("--test-database-url: the test environment needs its own database")
+            }
+            url => Ok(Some(url.to_string())),
+        }
+    }
+
     /// The rules new auctions open with (length, soft close and start hour are the spec's).
     pub fn auction_rules(&self) -> anyhow::Result<Rules> {
         let currency = Currency::parse(&self.auction_currency)
@@ -199,6 +236,39 @@ impl ServeArgs {
             ..Rules::default()
         })
     }
+}
+
+/// The test environment's database beside the live one: `live.db` -> `live-ote.db`,
+/// `postgres://host/name` -> `postgres://host/name_ote` (query parameters kept).
+pub fn beside(live: &str) -> anyhow::Result<String> {
+    let (base, query) = live.split_once('?').unwrap_or((live, ""));
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    if base.starts_with("sqlite:") {
+        let (stem, extension) = match base.rsplit_once('.') {
+            Some((stem, ext)) if !ext.contains('/') && !stem.ends_with(':') => {
+                (stem, format!(".{ext}"))
+            }
+            _ => (base, String::new()),
+        };
+        if base.contains(":memory:") {
+            anyhow::bail!(
+                "--test-database-url: a live database in memory has no place beside it; name one or say `off`"
+            );
+        }
+        return Ok(format!("{stem}-ote{extension}{query}"));
+    }
+    if base.starts_with("postgres://") || base.starts_with("postgresql://") {
+        let (server, name) = base
+            .rsplit_once('/')
+            .filter(|(server, name)| !name.is_empty() && server.contains("//") && !server.ends_with('/'))
+            .ok_or_else(|| anyhow::anyhow!("--database-url: name the database (postgres://host/NAME)"))?;
+        return Ok(format!("{server}/{name}_ote{query}"));
+    }
+    anyhow::bail!("--test-database-url: cannot place a test database beside `{live}`; name one or say `off`")
 }
 
 /// An RFC 3339 time within years 0000 to 9999: the manual clock never leaves that range
@@ -268,6 +338,8 @@ impl Default for ServeArgs {
             auction_opening_bid: "10.00".into(),
             auction_increments: "5.00".into(),
             catcher_registrars: Vec::new(),
+            http_listen: DEFAULT_HTTP_LISTEN.into(),
+            test_database_url: "auto".into(),
             catch_grace: chrono::Duration::hours(1),
             catcher_interval_ms: 250,
         }
@@ -374,5 +446,39 @@ mod tests {
         assert_eq!(args.catcher_registrars[1].creates_per_second, 1);
         assert_eq!(args.catch_grace, chrono::Duration::minutes(30));
         assert_eq!(args.catcher_interval_ms, 250);
+    }
+
+    #[test]
+    fn the_test_environment_lives_beside_the_live_one() {
+        assert_eq!(
+            beside("sqlite://data/backorder.db").unwrap(),
+            "sqlite://data/backorder-ote.db"
+        );
+        assert_eq!(
+            beside("sqlite://backorder.db?mode=rwc").unwrap(),
+            "sqlite://backorder-ote.db?mode=rwc"
+        );
+        assert_eq!(
+            beside("postgres://postgres@127.0.0.1:5432/backorder").unwrap(),
+            "postgres://postgres@127.0.0.1:5432/backorder_ote"
+        );
+        assert!(beside("postgres://127.0.0.1:5432").is_err());
+        assert!(beside("sqlite::memory:").is_err());
+        let args = ServeArgs {
+            test_database_url: "sqlite://x.db".into(),
+            ..ServeArgs::default()
+        };
+        assert!(args.test_database("sqlite://x.db").is_err());
+        let off = ServeArgs {
+            test_database_url: "off".into(),
+            http_listen: "off".into(),
+            ..ServeArgs::default()
+        };
+        assert_eq!(off.test_database("sqlite://x.db").unwrap(), None);
+        assert_eq!(off.http_address().unwrap(), None);
+        assert_eq!(
+            ServeArgs::default().http_address().unwrap().unwrap().port(),
+            50080
+        );
     }
 }
