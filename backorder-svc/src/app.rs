@@ -3,10 +3,10 @@
 //! together. A library function, so the end-to-end harness runs exactly the production wiring
 //! in-process.
 
-use crate::api::Context;
 use crate::clock::{ManualClock, SharedClock, SystemClock};
 use crate::config::{ClockKind, ServeArgs};
 use crate::supervision::{Part, Supervision};
+use crate::usecases::UseCases;
 use crate::{bootstrap, catcher, drop_list, lifecycle, server, store};
 use std::future::Future;
 use std::sync::Arc;
@@ -209,14 +209,14 @@ pub async fn serve(
         (None, Some(_)) => anyhow::bail!("--registry-login needs --registry-url"),
         _ => None,
     };
+    let uc = UseCases::new(store, clock, premium)
+        .with_registry_url(args.registry_url)
+        .with_supervision(Some(supervision))
+        .with_clock_kind(Some(args.clock));
     let options = server::Options {
-        registry_url: args.registry_url,
-        premium,
         health: Some(health),
-        supervision: Some(supervision),
-        clock_kind: Some(args.clock),
     };
-    let served = server::run_with(listener, Context { store, clock }, options, async move {
+    let served = server::run_with(listener, uc, options, async move {
         shutdown.await;
         let _ = stop.send(true);
     })

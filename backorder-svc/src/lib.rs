@@ -22,3 +22,4 @@ pub mod store;
 pub mod supervision;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod usecases;

@@ -5,7 +5,7 @@
 use crate::api::{
     AccountApi, AuctionApi, BackorderApi, CatalogApi, Context, DropListApi, EventApi, OperatorApi,
 };
-use crate::supervision::SharedSupervision;
+use crate::usecases::UseCases;
 use backorder_proto::backorder::v1 as pb;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,34 +17,28 @@ static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
 
 pub async fn run(
     listener: TcpListener,
-    ctx: Context,
+    uc: UseCases,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    run_with(listener, ctx, Options::default(), shutdown).await
+    run_with(listener, uc, Options::default(), shutdown).await
 }
 
-/// What the server needs beyond storage and time.
+/// What the server needs beyond the use cases (which carry the registry feed, the premium
+/// check, the background parts and the clock mode).
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// The registry's pending-delete feed, for `DropListService.ImportFromRegistry`.
-    pub registry_url: Option<String>,
-    /// Asks the registry which names are premium, to refuse orders for them.
-    pub premium: Option<std::sync::Arc<crate::lifecycle::premium::RegistryPremiumCheck>>,
     /// The reporter behind `grpc.health.v1`, shared with the background parts (a fresh one
     /// when none is given).
     pub health: Option<HealthReporter>,
-    /// The background parts, for `OperatorService/GetServiceStatus`.
-    pub supervision: Option<SharedSupervision>,
-    /// The configured clock (`serve --clock`), for `OperatorService/GetClock`.
-    pub clock_kind: Option<crate::config::ClockKind>,
 }
 
 pub async fn run_with(
     listener: TcpListener,
-    ctx: Context,
+    uc: UseCases,
     options: Options,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let ctx = Context::new(uc);
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
     let health_reporter = options.health.clone().unwrap_or_default();
@@ -94,10 +88,10 @@ pub async fn run_with(
             CatalogApi::new(ctx.clone()),
         ))
         .add_service(pb::drop_list_service_server::DropListServiceServer::new(
-            DropListApi::new(ctx.clone(), options.registry_url),
+            DropListApi::new(ctx.clone()),
         ))
         .add_service(pb::backorder_service_server::BackorderServiceServer::new(
-            BackorderApi::new(ctx.clone(), options.premium.clone()),
+            BackorderApi::new(ctx.clone()),
         ))
         .add_service(pb::auction_service_server::AuctionServiceServer::new(
             AuctionApi::new(ctx.clone()),
@@ -106,9 +100,7 @@ pub async fn run_with(
             EventApi::new(ctx.clone()),
         ))
         .add_service(pb::operator_service_server::OperatorServiceServer::new(
-            OperatorApi::new(ctx)
-                .with_supervision(options.supervision)
-                .with_clock_kind(options.clock_kind),
+            OperatorApi::new(ctx),
         ))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;

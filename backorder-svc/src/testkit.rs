@@ -88,17 +88,12 @@ pub async fn serve(
         .expect("bind a port");
     let address = listener.local_addr().expect("local address");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let ctx = crate::api::Context {
-        store: store.clone(),
-        clock,
-    };
+    let uc =
+        crate::usecases::UseCases::new(store.clone(), clock, None).with_registry_url(registry_url);
     tokio::spawn(crate::server::run_with(
         listener,
-        ctx,
-        crate::server::Options {
-            registry_url,
-            ..Default::default()
-        },
+        uc,
+        crate::server::Options::default(),
         async {
             let _ = stopped.await;
         },

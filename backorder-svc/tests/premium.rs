@@ -3,10 +3,10 @@
 //! two characters or fewer).
 
 use backorder_proto::backorder::v1 as pb;
-use backorder_svc::api::Context;
 use backorder_svc::clock::{SharedClock, SystemClock};
 use backorder_svc::lifecycle::premium::RegistryPremiumCheck;
 use backorder_svc::testkit::with_key;
+use backorder_svc::usecases::UseCases;
 use pb::account_service_client::AccountServiceClient;
 use pb::backorder_service_client::BackorderServiceClient;
 use registry_sim::sim::SimOptions;
@@ -36,15 +36,13 @@ async fn premium_names_are_refused() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let premium = RegistryPremiumCheck::new(registry_url.clone(), "ours-1:ours-secret").unwrap();
-    let options = backorder_svc::server::Options {
-        registry_url: Some(registry_url),
-        premium: Some(Arc::new(premium)),
-        ..Default::default()
-    };
+    let uc =
+        UseCases::new(store, clock, Some(Arc::new(premium))).with_registry_url(Some(registry_url));
+    let options = backorder_svc::server::Options::default();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(backorder_svc::server::run_with(
         listener,
-        Context { store, clock },
+        uc,
         options,
         async {
             let _ = stopped.await;

@@ -2,14 +2,14 @@
 
 use super::convert::{self, money, money_in, next_token, page_size, page_token_id, timestamp};
 use super::error::{ApiError, ApiResult};
-use super::{Context, account_in_scope, request_id};
-use crate::auth;
+use super::{Context, account_id};
 use crate::domain::account::{Account, AccountId, AccountState, Caller, PriceTier};
-use crate::ledger::{HoldState, Movement, MovementRequest, Transfer, TransferKind};
+use crate::ledger::{HoldState, Transfer, TransferKind};
 use crate::store::{
-    AccountChanges, AccountCreation, ApiKeyRecord, IdempotencyKey, KeyRole, NewAccount,
-    PageRequest, TransferFilter,
+    AccountChanges, ApiKeyRecord, KeyRole, NewAccount, PageRequest, TransferFilter,
 };
+use crate::usecases::UseCases;
+use crate::usecases::accounts::{Booking, BookingKind, display_name};
 use backorder_proto::backorder::v1 as pb;
 use pb::account_service_server::AccountService;
 use tonic::{Request, Response, Status};
@@ -24,88 +24,37 @@ impl AccountApi {
         Self { ctx }
     }
 
-    async fn account(&self, id: AccountId) -> ApiResult<Account> {
-        self.ctx
-            .store
-            .get_account(id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("account {id} not found")))
+    fn uc(&self) -> &UseCases {
+        &self.ctx.uc
     }
 
-    /// Funds arrived: auctions the account won and has not paid are collected now (the
-    /// deposit stands whatever happens here; the scheduler retries on its next pass).
-    async fn collect_auction_payments(&self, caller: &Caller, account: AccountId) {
-        let now = self.ctx.clock.now();
-        match self
-            .ctx
-            .store
-            .collect_auction_payments(account, &caller.actor(), now)
-            .await
-        {
-            Ok(0) => {}
-            Ok(paid) => {
-                tracing::info!(%account, paid, "auction payments collected after funds arrived")
-            }
-            Err(error) => {
-                tracing::warn!(%account, %error, "collecting auction payments failed; the scheduler retries")
-            }
-        }
-    }
-
-    /// Deposits, withdrawals and adjustments share everything but the movement.
+    /// Deposits, withdrawals and adjustments share everything but the kind.
     async fn book(
         &self,
         caller: &Caller,
-        account_id: &str,
+        account_text: &str,
         amount: Option<&pb::Money>,
-        request_id_text: &str,
-        memo: &str,
-        kind: TransferKind,
+        request_id: String,
+        memo: String,
+        kind: BookingKind,
     ) -> ApiResult<pb::Transfer> {
-        let account = AccountId::parse(account_id).ok_or_else(|| {
+        let account = AccountId::parse(account_text).ok_or_else(|| {
             ApiError::invalid("account_id", "must be an account id such as \"42\"")
         })?;
-        let signed = kind == TransferKind::Adjustment;
-        let amount = money_in("amount", amount, !signed)?;
-        if signed && amount.minor == 0 {
-            return Err(ApiError::invalid("amount", "must not be zero"));
-        }
-        if signed && memo.trim().is_empty() {
-            return Err(ApiError::invalid(
-                "memo",
-                "is required for adjustments: say why",
-            ));
-        }
-        let request_id = request_id(request_id_text)?;
-        let holder = self.account(account).await?;
-        if holder.currency != amount.currency {
-            return Err(ApiError::invalid(
-                "amount.currency_code",
-                format!("must be the account's currency {}", holder.currency),
-            ));
-        }
-        let movement = match kind {
-            TransferKind::Deposit => Movement::Deposit { account, amount },
-            TransferKind::Withdrawal => Movement::Withdrawal { account, amount },
-            _ => Movement::Adjustment { account, amount },
-        };
+        let amount = money_in("amount", amount, kind != BookingKind::Adjustment)?;
         let transfer = self
-            .ctx
-            .store
-            .execute_movement(
-                MovementRequest {
-                    scope: caller.idempotency_scope(),
+            .uc()
+            .book(
+                caller,
+                Booking {
+                    account,
+                    kind,
+                    amount,
                     request_id,
-                    movement,
-                    memo: memo.trim().to_string(),
-                    actor: caller.actor(),
+                    memo,
                 },
-                self.ctx.clock.now(),
             )
             .await?;
-        if kind != TransferKind::Withdrawal {
-            self.collect_auction_payments(caller, account).await;
-        }
         Ok(transfer_pb(&transfer))
     }
 }
@@ -209,17 +158,6 @@ fn tier(text: &str) -> ApiResult<Option<PriceTier>> {
     super::catalog::new_tier("price_tier", text).map(Some)
 }
 
-fn display_name(text: &str) -> ApiResult<String> {
-    let name = text.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid(
-            "display_name",
-            "must be 1 to 200 characters",
-        ));
-    }
-    Ok(name.to_string())
-}
-
 #[tonic::async_trait]
 impl AccountService for AccountApi {
     async fn create_account(
@@ -233,30 +171,11 @@ impl AccountService for AccountApi {
             currency: convert::currency("currency_code", &req.currency_code)?,
             price_tier: tier(&req.price_tier)?.unwrap_or_else(PriceTier::default_tier),
         };
-        let idempotency =
-            convert::optional_text(&req.request_id).map(|request_id| IdempotencyKey {
-                scope: caller.idempotency_scope(),
-                request_id,
-            });
-        let outcome = self
-            .ctx
-            .store
-            .create_account(new, idempotency, &caller.actor(), self.ctx.clock.now())
-            .await
-            .map_err(ApiError::from)?;
-        match outcome {
-            AccountCreation::Created(account) | AccountCreation::Replayed(account) => {
-                Ok(Response::new(account_pb(&account)))
-            }
-            AccountCreation::Conflict => Err(ApiError::AlreadyExists {
-                field: "request_id".into(),
-                rule: format!(
-                    "{:?} was already used for a different request",
-                    req.request_id
-                ),
-            }
-            .into()),
-        }
+        let account = self
+            .uc()
+            .create_account(&caller, new, convert::optional_text(&req.request_id))
+            .await?;
+        Ok(Response::new(account_pb(&account)))
     }
 
     async fn get_account(
@@ -264,27 +183,24 @@ impl AccountService for AccountApi {
         request: Request<pb::GetAccountRequest>,
     ) -> Result<Response<pb::Account>, Status> {
         let caller = self.ctx.caller(&request).await?;
-        let id = account_in_scope(&caller, &request.get_ref().account_id)?;
-        Ok(Response::new(account_pb(&self.account(id).await?)))
+        let id = account_id("account_id", &request.get_ref().account_id)?;
+        Ok(Response::new(account_pb(
+            &self.uc().get_account(&caller, id).await?,
+        )))
     }
 
     async fn list_accounts(
         &self,
         request: Request<pb::ListAccountsRequest>,
     ) -> Result<Response<pb::ListAccountsResponse>, Status> {
-        self.ctx.operator(&request).await?;
+        let caller = self.ctx.operator(&request).await?;
         let req = request.into_inner();
         let limit = page_size(req.page_size)?;
         let page = PageRequest {
             after: page_token_id(&req.page_token)?,
             limit,
         };
-        let (accounts, total) = self
-            .ctx
-            .store
-            .list_accounts(page)
-            .await
-            .map_err(ApiError::from)?;
+        let (accounts, total) = self.uc().list_accounts(&caller, page).await?;
         Ok(Response::new(pb::ListAccountsResponse {
             next_page_token: next_token(&accounts, limit, |a| a.id),
             accounts: accounts.iter().map(account_pb).collect(),
@@ -298,7 +214,7 @@ impl AccountService for AccountApi {
     ) -> Result<Response<pb::Account>, Status> {
         let caller = self.ctx.operator(&request).await?;
         let req = request.into_inner();
-        let id = account_in_scope(&caller, &req.account_id)?;
+        let id = account_id("account_id", &req.account_id)?;
         let changes = AccountChanges {
             display_name: if req.display_name.trim().is_empty() {
                 None
@@ -308,13 +224,7 @@ impl AccountService for AccountApi {
             price_tier: tier(&req.price_tier)?,
             state: state_from_pb(req.state)?,
         };
-        let updated = self
-            .ctx
-            .store
-            .update_account(id, changes, &caller.actor(), self.ctx.clock.now())
-            .await
-            .map_err(ApiError::from)?
-            .ok_or_else(|| ApiError::NotFound(format!("account {id} not found")))?;
+        let updated = self.uc().update_account(&caller, id, changes).await?;
         Ok(Response::new(account_pb(&updated)))
     }
 
@@ -329,9 +239,9 @@ impl AccountService for AccountApi {
                 &caller,
                 &req.account_id,
                 req.amount.as_ref(),
-                &req.request_id,
-                &req.memo,
-                TransferKind::Deposit,
+                req.request_id,
+                req.memo,
+                BookingKind::Deposit,
             )
             .await?;
         Ok(Response::new(transfer))
@@ -348,9 +258,9 @@ impl AccountService for AccountApi {
                 &caller,
                 &req.account_id,
                 req.amount.as_ref(),
-                &req.request_id,
-                &req.memo,
-                TransferKind::Withdrawal,
+                req.request_id,
+                req.memo,
+                BookingKind::Withdrawal,
             )
             .await?;
         Ok(Response::new(transfer))
@@ -367,9 +277,9 @@ impl AccountService for AccountApi {
                 &caller,
                 &req.account_id,
                 req.amount.as_ref(),
-                &req.request_id,
-                &req.memo,
-                TransferKind::Adjustment,
+                req.request_id,
+                req.memo,
+                BookingKind::Adjustment,
             )
             .await?;
         Ok(Response::new(transfer))
@@ -380,19 +290,13 @@ impl AccountService for AccountApi {
         request: Request<pb::GetBalanceRequest>,
     ) -> Result<Response<pb::Balance>, Status> {
         let caller = self.ctx.caller(&request).await?;
-        let id = account_in_scope(&caller, &request.get_ref().account_id)?;
-        let view = self
-            .ctx
-            .store
-            .balance(id)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or_else(|| ApiError::NotFound(format!("account {id} not found")))?;
+        let id = account_id("account_id", &request.get_ref().account_id)?;
+        let balance = self.uc().balance(&caller, id).await?;
         Ok(Response::new(pb::Balance {
-            account_id: id.to_string(),
-            balance: Some(money(view.balance)),
-            reserved: Some(money(view.reserved)),
-            available: Some(money(view.available)),
+            account_id: balance.account.to_string(),
+            balance: Some(money(balance.view.balance)),
+            reserved: Some(money(balance.view.reserved)),
+            available: Some(money(balance.view.available)),
         }))
     }
 
@@ -402,8 +306,7 @@ impl AccountService for AccountApi {
     ) -> Result<Response<pb::ListTransfersResponse>, Status> {
         let caller = self.ctx.caller(&request).await?;
         let req = request.into_inner();
-        let id = account_in_scope(&caller, &req.account_id)?;
-        self.account(id).await?;
+        let id = account_id("account_id", &req.account_id)?;
         let limit = page_size(req.page_size)?;
         super::convert::at_most("kinds", req.kinds.len(), 20)?;
         let filter = TransferFilter {
@@ -423,12 +326,7 @@ impl AccountService for AccountApi {
             after: page_token_id(&req.page_token)?,
             limit,
         };
-        let transfers = self
-            .ctx
-            .store
-            .list_transfers(id, filter, page)
-            .await
-            .map_err(ApiError::from)?;
+        let transfers = self.uc().list_transfers(&caller, id, filter, page).await?;
         Ok(Response::new(pb::ListTransfersResponse {
             next_page_token: next_token(&transfers, limit, |t| t.id),
             transfers: transfers.iter().map(transfer_pb).collect(),
@@ -441,20 +339,9 @@ impl AccountService for AccountApi {
     ) -> Result<Response<pb::CreateApiKeyResponse>, Status> {
         let caller = self.ctx.operator(&request).await?;
         let req = request.into_inner();
-        let (role, account) = match pb::ApiKeyRole::try_from(req.role) {
-            Ok(pb::ApiKeyRole::Account) => {
-                let id = account_in_scope(&caller, &req.account_id)?;
-                self.account(id).await?;
-                (KeyRole::Account, Some(id))
-            }
-            Ok(pb::ApiKeyRole::Operator) if req.account_id.trim().is_empty() => {
-                (KeyRole::Operator, None)
-            }
-            Ok(pb::ApiKeyRole::Operator) => {
-                return Err(
-                    ApiError::invalid("account_id", "must be empty for operator keys").into(),
-                );
-            }
+        let role = match pb::ApiKeyRole::try_from(req.role) {
+            Ok(pb::ApiKeyRole::Account) => KeyRole::Account,
+            Ok(pb::ApiKeyRole::Operator) => KeyRole::Operator,
             _ => {
                 return Err(ApiError::invalid(
                     "role",
@@ -463,16 +350,22 @@ impl AccountService for AccountApi {
                 .into());
             }
         };
-        let generated = auth::generate(role, account, req.label.trim());
-        let record = self
-            .ctx
-            .store
-            .insert_api_key(generated.stored, self.ctx.clock.now())
-            .await
-            .map_err(ApiError::from)?;
+        let account = match role {
+            // Refused before parsing, so any text there gets the rule itself.
+            KeyRole::Operator if !req.account_id.trim().is_empty() => {
+                return Err(
+                    ApiError::invalid("account_id", "must be empty for operator keys").into(),
+                );
+            }
+            _ => account_id("account_id", &req.account_id)?,
+        };
+        let created = self
+            .uc()
+            .create_api_key(&caller, role, account, &req.label)
+            .await?;
         Ok(Response::new(pb::CreateApiKeyResponse {
-            api_key: Some(key_pb(&record)),
-            secret: generated.secret,
+            api_key: Some(key_pb(&created.key)),
+            secret: created.secret,
         }))
     }
 
@@ -482,21 +375,13 @@ impl AccountService for AccountApi {
     ) -> Result<Response<pb::ListApiKeysResponse>, Status> {
         let caller = self.ctx.caller(&request).await?;
         let req = request.into_inner();
-        let account = match (&caller, req.account_id.trim()) {
-            (Caller::Operator { .. }, "") => None,
-            _ => Some(account_in_scope(&caller, &req.account_id)?),
-        };
+        let account = account_id("account_id", &req.account_id)?;
         let limit = page_size(req.page_size)?;
         let page = PageRequest {
             after: page_token_id(&req.page_token)?,
             limit,
         };
-        let keys = self
-            .ctx
-            .store
-            .list_api_keys(account, page)
-            .await
-            .map_err(ApiError::from)?;
+        let keys = self.uc().list_api_keys(&caller, account, page).await?;
         Ok(Response::new(pb::ListApiKeysResponse {
             next_page_token: next_token(&keys, limit, |k| k.id),
             api_keys: keys.iter().map(key_pb).collect(),
@@ -514,27 +399,7 @@ impl AccountService for AccountApi {
             .trim()
             .parse()
             .map_err(|_| ApiError::invalid("api_key_id", "must be a key id such as \"3\""))?;
-        let not_found = || ApiError::NotFound(format!("api key {id} not found"));
-        let key = self
-            .ctx
-            .store
-            .get_api_key(id)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or_else(not_found)?;
-        // An account key may revoke its own account's keys; others look absent.
-        if let Caller::Account { account_id, .. } = &caller
-            && key.account_id != Some(*account_id)
-        {
-            return Err(not_found().into());
-        }
-        let revoked = self
-            .ctx
-            .store
-            .revoke_api_key(id, &caller.actor(), self.ctx.clock.now())
-            .await
-            .map_err(ApiError::from)?
-            .ok_or_else(not_found)?;
+        let revoked = self.uc().revoke_api_key(&caller, id).await?;
         Ok(Response::new(key_pb(&revoked)))
     }
 }

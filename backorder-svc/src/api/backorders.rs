@@ -3,19 +3,15 @@
 use super::catalog::class_from_pb;
 use super::convert::{self, money, page_offset, page_size, timestamp};
 use super::error::{ApiError, ApiResult};
-use super::{Context, account_in_scope, request_id};
-use crate::domain::account::Caller;
+use super::{Context, account_id};
 use crate::domain::catalog::BackorderClass;
 use crate::domain::lifecycle::{FailureReason, Schedule, Status};
-use crate::domain::name::DomainName;
-use crate::lifecycle::placement::{self, OrderRequest, PlacementError};
-use crate::lifecycle::premium::RegistryPremiumCheck;
-use crate::store::IdempotencyKey;
 use crate::store::auctions::AssignedDomain;
-use crate::store::orders::{Backorder, BackorderFilter, Contacts, OrderBy, OrderError, Placement};
+use crate::store::orders::{Backorder, Contacts, OrderBy};
+use crate::usecases::orders::{ListOrders, PlaceOrder, UpdateOrder};
+use crate::usecases::{UseCases, optional_request_id};
 use backorder_proto::backorder::v1 as pb;
 use pb::backorder_service_server::BackorderService;
-use std::sync::Arc;
 use tonic::{Request, Response, Status as GrpcStatus};
 
 /// Names one `ConvertIdn` call converts.
@@ -26,25 +22,15 @@ const MAX_STATUS_ENTRIES: usize = 20;
 #[derive(Debug, Clone)]
 pub struct BackorderApi {
     ctx: Context,
-    premium: Option<Arc<RegistryPremiumCheck>>,
 }
 
 impl BackorderApi {
-    pub fn new(ctx: Context, premium: Option<Arc<RegistryPremiumCheck>>) -> Self {
-        Self { ctx, premium }
+    pub fn new(ctx: Context) -> Self {
+        Self { ctx }
     }
 
-    /// The order if the caller may see it; another account's order looks absent.
-    async fn visible_order(&self, caller: &Caller, id_text: &str) -> ApiResult<Backorder> {
-        let id = order_id(id_text)?;
-        let order = self.ctx.store.get_backorder(id).await?;
-        match (order, caller) {
-            (Some(order), Caller::Operator { .. }) => Ok(order),
-            (Some(order), Caller::Account { account_id, .. }) if order.account == *account_id => {
-                Ok(order)
-            }
-            _ => Err(ApiError::NotFound(format!("backorder {id} not found"))),
-        }
+    fn uc(&self) -> &UseCases {
+        &self.ctx.uc
     }
 }
 
@@ -57,43 +43,6 @@ fn domain_pb(domain: &AssignedDomain) -> pb::Domain {
         auth_code: domain.auth_code.clone(),
         assign_time: Some(timestamp(domain.assigned_at)),
         registrar: domain.registrar.clone(),
-    }
-}
-
-impl BackorderApi {
-    /// A create retried with a request id already used: the first answer, whatever the
-    /// validation would say now (finalization may have passed since). The same id with
-    /// another domain or class is a conflict.
-    async fn retried_create(
-        &self,
-        key: &IdempotencyKey,
-        domain: &str,
-        class: BackorderClass,
-    ) -> ApiResult<Option<pb::CreateBackorderResponse>> {
-        let Some((order, open)) = self
-            .ctx
-            .store
-            .backorder_for_request(key)
-            .await
-            .map_err(ApiError::from)?
-        else {
-            return Ok(None);
-        };
-        let same_domain = DomainName::parse(domain).is_ok_and(|name| name.ascii() == order.domain);
-        if !same_domain || order.class != class {
-            return Err(ApiError::AlreadyExists {
-                field: "request_id".into(),
-                rule: format!(
-                    "{:?} was already used for a different request",
-                    key.request_id
-                ),
-            });
-        }
-        Ok(Some(pb::CreateBackorderResponse {
-            backorder: Some(backorder_pb(&order)),
-            open_orders_for_domain: i32::try_from(open).unwrap_or(i32::MAX),
-            existing: true,
-        }))
     }
 }
 
@@ -189,52 +138,6 @@ pub fn backorder_pb(order: &Backorder) -> pb::Backorder {
     }
 }
 
-impl From<PlacementError> for ApiError {
-    fn from(error: PlacementError) -> Self {
-        match error {
-            PlacementError::Invalid { field, rule } => ApiError::invalid(field, rule),
-            PlacementError::Refused(message) => ApiError::FailedPrecondition(message),
-            PlacementError::Store(store) => store.into(),
-        }
-    }
-}
-
-impl From<OrderError> for ApiError {
-    fn from(error: OrderError) -> Self {
-        match error {
-            OrderError::NotFound(id) => ApiError::NotFound(format!("backorder {id} not found")),
-            OrderError::IdempotencyConflict(_) => ApiError::AlreadyExists {
-                field: "request_id".into(),
-                rule: error
-                    .to_string()
-                    .trim_start_matches("request_id: ")
-                    .to_string(),
-            },
-            OrderError::NotOpen { .. }
-            | OrderError::FinalizationPassed { .. }
-            | OrderError::DailyDealClosed { .. } => ApiError::FailedPrecondition(error.to_string()),
-            OrderError::NotAllowed { .. } => ApiError::Internal(error.to_string()),
-            OrderError::Ledger(ledger) => ledger.into(),
-            OrderError::Store(store) => store.into(),
-        }
-    }
-}
-
-/// `*` any run, `?` one character, everything else literal: a LIKE pattern.
-fn like_pattern(pattern: &str) -> ApiResult<Option<String>> {
-    let pattern = pattern.trim().to_lowercase();
-    if pattern.is_empty() {
-        return Ok(None);
-    }
-    if pattern.len() > 253 || pattern.contains(['%', '_', '\\']) {
-        return Err(ApiError::invalid(
-            "domain_pattern",
-            "must be a domain pattern with '*' and '?' wildcards (no '%', '_' or '\\')",
-        ));
-    }
-    Ok(Some(pattern.replace('*', "%").replace('?', "_")))
-}
-
 #[tonic::async_trait]
 impl BackorderService for BackorderApi {
     async fn create_backorder(
@@ -243,83 +146,22 @@ impl BackorderService for BackorderApi {
     ) -> Result<Response<pb::CreateBackorderResponse>, GrpcStatus> {
         let caller = self.ctx.caller(&request).await?;
         let req = request.into_inner();
-        let account_id = account_in_scope(&caller, &req.account_id)?;
-        let account = self
-            .ctx
-            .store
-            .get_account(account_id)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or_else(|| ApiError::NotFound(format!("account {account_id} not found")))?;
-        let class = class_from_pb("class", req.class)?;
-        let idempotency =
-            convert::optional_text(&req.request_id).map(|request_id| IdempotencyKey {
-                scope: caller.idempotency_scope(),
-                request_id,
-            });
-        if let Some(key) = &idempotency
-            && let Some(answer) = self.retried_create(key, &req.domain, class).await?
-        {
-            return Ok(Response::new(answer));
-        }
-        let now = self.ctx.clock.now();
-        let new = placement::validate(
-            &self.ctx.store,
-            &account,
-            OrderRequest {
-                domain: req.domain.clone(),
-                class: Some(class),
-                contacts: contacts_in(req.contacts),
-                auth_code_wish: req.auth_code_wish.trim().to_string(),
-                extensions: req.extensions.into_iter().collect(),
-                client_reference: req.client_reference.trim().to_string(),
-            },
-            now,
-        )
-        .await
-        .map_err(ApiError::from)?;
-        if let Some(premium) = &self.premium {
-            let is_premium = premium
-                .is_premium(&new.domain, now)
-                .await
-                .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-            if is_premium {
-                return Err(ApiError::invalid(
-                    "domain",
-                    format!(
-                        "{} is a registry premium name and cannot be backordered",
-                        new.domain
-                    ),
-                )
-                .into());
-            }
-        }
-        let placed = self
-            .ctx
-            .store
-            .create_backorder(
-                new,
-                idempotency,
-                req.allow_duplicate.unwrap_or(true),
-                &caller.actor(),
-                now,
-            )
-            .await
-            .map_err(ApiError::from)?;
-        let (order, open, existing) = match placed {
-            Placement::Created {
-                order,
-                open_for_domain,
-            } => (order, open_for_domain, false),
-            Placement::Existing {
-                order,
-                open_for_domain,
-            } => (order, open_for_domain, true),
+        let order = PlaceOrder {
+            account: account_id("account_id", &req.account_id)?,
+            class: class_from_pb("class", req.class)?,
+            domain: req.domain,
+            contacts: contacts_in(req.contacts),
+            auth_code_wish: req.auth_code_wish.trim().to_string(),
+            extensions: req.extensions.into_iter().collect(),
+            client_reference: req.client_reference.trim().to_string(),
+            request_id: convert::optional_text(&req.request_id),
+            allow_duplicate: req.allow_duplicate.unwrap_or(true),
         };
+        let placed = self.uc().place_order(&caller, order).await?;
         Ok(Response::new(pb::CreateBackorderResponse {
-            backorder: Some(backorder_pb(&order)),
-            open_orders_for_domain: i32::try_from(open).unwrap_or(i32::MAX),
-            existing,
+            backorder: Some(backorder_pb(&placed.order)),
+            open_orders_for_domain: i32::try_from(placed.open_for_domain).unwrap_or(i32::MAX),
+            existing: placed.existing,
         }))
     }
 
@@ -328,9 +170,8 @@ impl BackorderService for BackorderApi {
         request: Request<pb::GetBackorderRequest>,
     ) -> Result<Response<pb::Backorder>, GrpcStatus> {
         let caller = self.ctx.caller(&request).await?;
-        let order = self
-            .visible_order(&caller, &request.get_ref().backorder_id)
-            .await?;
+        let id = order_id(&request.get_ref().backorder_id)?;
+        let order = self.uc().get_order(&caller, id).await?;
         Ok(Response::new(backorder_pb(&order)))
     }
 
@@ -340,10 +181,7 @@ impl BackorderService for BackorderApi {
     ) -> Result<Response<pb::ListBackordersResponse>, GrpcStatus> {
         let caller = self.ctx.caller(&request).await?;
         let req = request.into_inner();
-        let account = match (&caller, req.account_id.trim()) {
-            (Caller::Operator { .. }, "") => None,
-            _ => Some(account_in_scope(&caller, &req.account_id)?),
-        };
+        let account = account_id("account_id", &req.account_id)?;
         super::convert::at_most("statuses", req.statuses.len(), MAX_STATUS_ENTRIES)?;
         let mut statuses = Vec::new();
         for value in &req.statuses {
@@ -373,20 +211,21 @@ impl BackorderService for BackorderApi {
         let limit = page_size(req.page_size)?;
         let offset = page_offset(&req.page_token)?;
         let (orders, total) = self
-            .ctx
-            .store
-            .list_backorders(BackorderFilter {
-                account,
-                statuses,
-                class,
-                domain_like: like_pattern(&req.domain_pattern)?,
-                order_by,
-                descending,
-                offset,
-                limit,
-            })
-            .await
-            .map_err(ApiError::from)?;
+            .uc()
+            .list_orders(
+                &caller,
+                ListOrders {
+                    account,
+                    statuses,
+                    class,
+                    domain_pattern: req.domain_pattern,
+                    order_by,
+                    descending,
+                    offset,
+                    limit,
+                },
+            )
+            .await?;
         let next = offset + limit;
         Ok(Response::new(pb::ListBackordersResponse {
             next_page_token: if i64::from(next) < total {
@@ -404,15 +243,8 @@ impl BackorderService for BackorderApi {
         request: Request<pb::CancelBackorderRequest>,
     ) -> Result<Response<pb::Backorder>, GrpcStatus> {
         let caller = self.ctx.caller(&request).await?;
-        let order = self
-            .visible_order(&caller, &request.get_ref().backorder_id)
-            .await?;
-        let cancelled = self
-            .ctx
-            .store
-            .cancel_backorder(order.id, &caller.actor(), self.ctx.clock.now())
-            .await
-            .map_err(ApiError::from)?;
+        let id = order_id(&request.get_ref().backorder_id)?;
+        let cancelled = self.uc().cancel_order(&caller, id).await?;
         Ok(Response::new(backorder_pb(&cancelled)))
     }
 
@@ -421,22 +253,9 @@ impl BackorderService for BackorderApi {
         request: Request<pb::PayBackorderRequest>,
     ) -> Result<Response<pb::Backorder>, GrpcStatus> {
         let caller = self.ctx.caller(&request).await?;
-        let order = self
-            .visible_order(&caller, &request.get_ref().backorder_id)
-            .await?;
-        let idempotency = convert::optional_text(&request.get_ref().request_id)
-            .map(|id| request_id(&id))
-            .transpose()?
-            .map(|request_id| IdempotencyKey {
-                scope: caller.idempotency_scope(),
-                request_id,
-            });
-        let paid = self
-            .ctx
-            .store
-            .pay_backorder(order.id, idempotency, &caller.actor(), self.ctx.clock.now())
-            .await
-            .map_err(ApiError::from)?;
+        let id = order_id(&request.get_ref().backorder_id)?;
+        let request_id = optional_request_id(&request.get_ref().request_id)?;
+        let paid = self.uc().pay_order(&caller, id, request_id).await?;
         Ok(Response::new(backorder_pb(&paid)))
     }
 
@@ -446,34 +265,12 @@ impl BackorderService for BackorderApi {
     ) -> Result<Response<pb::Backorder>, GrpcStatus> {
         let caller = self.ctx.caller(&request).await?;
         let req = request.into_inner();
-        let order = self.visible_order(&caller, &req.backorder_id).await?;
-        let contacts = req.contacts.map(|c| contacts_in(Some(c)));
-        let auth = req.auth_code_wish.map(|a| a.trim().to_string());
-        for text in contacts
-            .iter()
-            .flat_map(|c| [&c.owner, &c.admin, &c.tech, &c.billing])
-            .chain(auth.as_ref())
-        {
-            if text.chars().count() > 255 || text.contains(['\n', '\r']) {
-                return Err(ApiError::invalid(
-                    "contacts",
-                    "each field must be one line of at most 255 characters",
-                )
-                .into());
-            }
-        }
-        let updated = self
-            .ctx
-            .store
-            .update_backorder(
-                order.id,
-                contacts,
-                auth,
-                &caller.actor(),
-                self.ctx.clock.now(),
-            )
-            .await
-            .map_err(ApiError::from)?;
+        let update = UpdateOrder {
+            id: order_id(&req.backorder_id)?,
+            contacts: req.contacts.map(|c| contacts_in(Some(c))),
+            auth_code_wish: req.auth_code_wish.map(|a| a.trim().to_string()),
+        };
+        let updated = self.uc().update_order(&caller, update).await?;
         Ok(Response::new(backorder_pb(&updated)))
     }
 
@@ -483,18 +280,13 @@ impl BackorderService for BackorderApi {
     ) -> Result<Response<pb::ListDomainsResponse>, GrpcStatus> {
         let caller = self.ctx.caller(&request).await?;
         let message = request.get_ref();
-        let account = match (&caller, message.account_id.trim()) {
-            (Caller::Operator { .. }, "") => None,
-            _ => Some(account_in_scope(&caller, &message.account_id)?),
-        };
+        let account = account_id("account_id", &message.account_id)?;
         let limit = page_size(message.page_size)?;
         let offset = page_offset(&message.page_token)?;
         let (domains, total) = self
-            .ctx
-            .store
-            .list_domains(account, offset, limit)
-            .await
-            .map_err(ApiError::from)?;
+            .uc()
+            .list_domains(&caller, account, offset, limit)
+            .await?;
         let seen = i64::from(offset) + i64::try_from(domains.len()).unwrap_or(i64::MAX);
         Ok(Response::new(pb::ListDomainsResponse {
             domains: domains.iter().map(domain_pb).collect(),
@@ -511,47 +303,28 @@ impl BackorderService for BackorderApi {
         request: Request<pb::GetDomainRequest>,
     ) -> Result<Response<pb::Domain>, GrpcStatus> {
         let caller = self.ctx.caller(&request).await?;
-        let name = DomainName::parse(&request.get_ref().domain)
-            .map_err(|e| ApiError::invalid("domain", e.to_string()))?;
-        let assigned = self
-            .ctx
-            .store
-            .get_domain(name.ascii())
-            .await
-            .map_err(ApiError::from)?;
-        match (assigned, &caller) {
-            (Some(domain), Caller::Operator { .. }) => Ok(Response::new(domain_pb(&domain))),
-            (Some(domain), Caller::Account { account_id, .. }) if domain.account == *account_id => {
-                Ok(Response::new(domain_pb(&domain)))
-            }
-            // Another account's domain looks absent.
-            _ => Err(ApiError::NotFound(format!(
-                "domain {} is not assigned to this account",
-                name.ascii()
-            ))
-            .into()),
-        }
+        let domain = self
+            .uc()
+            .get_domain(&caller, &request.get_ref().domain)
+            .await?;
+        Ok(Response::new(domain_pb(&domain)))
     }
 
     async fn convert_idn(
         &self,
         request: Request<pb::ConvertIdnRequest>,
     ) -> Result<Response<pb::ConvertIdnResponse>, GrpcStatus> {
-        self.ctx.caller(&request).await?;
+        let caller = self.ctx.caller(&request).await?;
         super::convert::at_most("domains", request.get_ref().domains.len(), MAX_CONVERSIONS)?;
-        let mut conversions = Vec::new();
-        for (i, domain) in request.get_ref().domains.iter().enumerate() {
-            let name = DomainName::parse(domain).map_err(|e| {
-                ApiError::invalid(
-                    &format!("domains[{i}]"),
-                    format!("{}: {e}", crate::domain::quote(domain)),
-                )
-            })?;
-            conversions.push(pb::convert_idn_response::Conversion {
-                ace: name.ascii().to_string(),
-                idn: name.unicode().to_string(),
-            });
-        }
+        let conversions = self
+            .uc()
+            .convert_idn(&caller, &request.get_ref().domains)?
+            .into_iter()
+            .map(|c| pb::convert_idn_response::Conversion {
+                ace: c.ace,
+                idn: c.idn,
+            })
+            .collect();
         Ok(Response::new(pb::ConvertIdnResponse { conversions }))
     }
 }

@@ -3,7 +3,7 @@
 use super::Context;
 use super::convert::{self, money, money_in, next_token, page_size, page_token_id};
 use super::error::{ApiError, ApiResult};
-use crate::domain::account::{Caller, PriceTier};
+use crate::domain::account::PriceTier;
 use crate::domain::catalog::{BackorderClass, Tld, TldName};
 use crate::domain::lifecycle::MAX_LEAD_SECS;
 use crate::store::{PageRequest, Price, PriceFilter, PriceKey};
@@ -180,16 +180,15 @@ impl CatalogService for CatalogApi {
         &self,
         request: Request<pb::ListTldsRequest>,
     ) -> Result<Response<pb::ListTldsResponse>, Status> {
-        self.ctx.caller(&request).await?;
+        let caller = self.ctx.caller(&request).await?;
         let req = request.into_inner();
         let limit = page_size(req.page_size)?;
         let after = convert::optional_text(&req.page_token);
         let (tlds, total) = self
             .ctx
-            .store
-            .list_tlds(PageRequest { after, limit })
-            .await
-            .map_err(ApiError::from)?;
+            .uc
+            .list_tlds(&caller, PageRequest { after, limit })
+            .await?;
         Ok(Response::new(pb::ListTldsResponse {
             next_page_token: next_token(&tlds, limit, |t| t.name.as_str().to_string()),
             tlds: tlds.iter().map(tld_pb).collect(),
@@ -201,17 +200,9 @@ impl CatalogService for CatalogApi {
         &self,
         request: Request<pb::GetTldRequest>,
     ) -> Result<Response<pb::Tld>, Status> {
-        self.ctx.caller(&request).await?;
+        let caller = self.ctx.caller(&request).await?;
         let name = tld_name("name", &request.get_ref().name)?;
-        let tld = self
-            .ctx
-            .store
-            .get_tld(&name)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or_else(|| {
-                ApiError::NotFound(format!("tld {} is not in the catalog", name.as_str()))
-            })?;
+        let tld = self.ctx.uc.get_tld(&caller, &name).await?;
         Ok(Response::new(tld_pb(&tld)))
     }
 
@@ -225,11 +216,7 @@ impl CatalogService for CatalogApi {
             .tld
             .ok_or_else(|| ApiError::invalid("tld", "is required"))?;
         let tld = tld_in(&value)?;
-        self.ctx
-            .store
-            .upsert_tld(&tld, &caller.actor(), self.ctx.clock.now())
-            .await
-            .map_err(ApiError::from)?;
+        self.ctx.uc.upsert_tld(&caller, &tld).await?;
         Ok(Response::new(tld_pb(&tld)))
     }
 
@@ -239,17 +226,7 @@ impl CatalogService for CatalogApi {
     ) -> Result<Response<pb::DeleteTldResponse>, Status> {
         let caller = self.ctx.operator(&request).await?;
         let name = tld_name("name", &request.get_ref().name)?;
-        let deleted = self
-            .ctx
-            .store
-            .delete_tld(&name, &caller.actor(), self.ctx.clock.now())
-            .await
-            .map_err(ApiError::from)?;
-        if !deleted {
-            return Err(
-                ApiError::NotFound(format!("tld {} is not in the catalog", name.as_str())).into(),
-            );
-        }
+        self.ctx.uc.delete_tld(&caller, &name).await?;
         Ok(Response::new(pb::DeleteTldResponse {}))
     }
 
@@ -259,37 +236,25 @@ impl CatalogService for CatalogApi {
     ) -> Result<Response<pb::ListPricesResponse>, Status> {
         let caller = self.ctx.caller(&request).await?;
         let req = request.into_inner();
-        let mut filter = PriceFilter {
+        let filter = PriceFilter {
             tier: convert::optional_text(&req.price_tier),
             tld: convert::optional_text(&req.tld).map(|t| t.to_ascii_lowercase()),
             currency: convert::optional_text(&req.currency_code),
         };
-        // An account sees the prices it would pay: its tier, its currency.
-        if let Caller::Account { account_id, .. } = caller {
-            let account = self
-                .ctx
-                .store
-                .get_account(account_id)
-                .await
-                .map_err(ApiError::from)?
-                .ok_or_else(|| ApiError::NotFound(format!("account {account_id} not found")))?;
-            filter.tier = Some(account.price_tier.as_str().to_string());
-            filter.currency = Some(account.currency.code().to_string());
-        }
         let limit = page_size(req.page_size)?;
         let offset = page_token_id(&req.page_token)?.map(|o| u32::try_from(o).unwrap_or(u32::MAX));
         let prices = self
             .ctx
-            .store
+            .uc
             .list_prices(
+                &caller,
                 filter,
                 PageRequest {
                     after: offset,
                     limit,
                 },
             )
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         let next = if prices.len() == limit as usize {
             (offset.unwrap_or(0) + limit).to_string()
         } else {
@@ -312,14 +277,6 @@ impl CatalogService for CatalogApi {
             .ok_or_else(|| ApiError::invalid("price", "is required"))?;
         let amount = money_in("price.amount", value.amount.as_ref(), true)?;
         let tld = tld_name("price.tld", &value.tld)?;
-        let known = self.ctx.store.get_tld(&tld).await.map_err(ApiError::from)?;
-        if known.is_none() {
-            return Err(ApiError::NotFound(format!(
-                "tld {} is not in the catalog; add it first",
-                tld.as_str()
-            ))
-            .into());
-        }
         let price = Price {
             key: PriceKey {
                 tier: new_tier("price.price_tier", &value.price_tier)?,
@@ -329,11 +286,7 @@ impl CatalogService for CatalogApi {
             },
             amount,
         };
-        self.ctx
-            .store
-            .set_price(&price, &caller.actor(), self.ctx.clock.now())
-            .await
-            .map_err(ApiError::from)?;
+        self.ctx.uc.set_price(&caller, &price).await?;
         Ok(Response::new(price_pb(&price)))
     }
 
@@ -349,15 +302,7 @@ impl CatalogService for CatalogApi {
             class: class_from_pb("class", req.class)?,
             currency: convert::currency("currency_code", &req.currency_code)?,
         };
-        let deleted = self
-            .ctx
-            .store
-            .delete_price(&key, &caller.actor(), self.ctx.clock.now())
-            .await
-            .map_err(ApiError::from)?;
-        if !deleted {
-            return Err(ApiError::NotFound("no such price".into()).into());
-        }
+        self.ctx.uc.delete_price(&caller, &key).await?;
         Ok(Response::new(pb::DeletePriceResponse {}))
     }
 }

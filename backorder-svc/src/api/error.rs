@@ -1,12 +1,12 @@
-//! The one place where errors of the layers below become gRPC statuses. Messages are one
-//! English line naming the field and the rule; field violations also go into the standard
-//! `BadRequest` details.
+//! The one place where errors become gRPC statuses: the adapter's own (parsing,
+//! authentication) as `ApiError`, the use cases' `UseCaseError` mapped once into it. Messages
+//! are one English line naming the field and the rule; field violations also go into the
+//! standard `BadRequest` details.
 
 use crate::auth::AuthError;
-use crate::domain::money::{MAX_AMOUNT_MINOR, MAX_COUNTER_MINOR, MoneyError};
+use crate::domain::money::MoneyError;
 use crate::domain::truncate;
-use crate::ledger::LedgerError;
-use crate::store::StoreError;
+use crate::usecases::UseCaseError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -49,11 +49,8 @@ impl ApiError {
     }
 }
 
-/// Longest field name, rule and whole status message (bytes). gRPC clients built on the C
-/// core refuse trailers over 16 KiB; an error message is one short line.
-pub const MAX_FIELD_BYTES: usize = 64;
-pub const MAX_RULE_BYTES: usize = 180;
-pub const MAX_MESSAGE_BYTES: usize = 256;
+/// Longest field name, rule and whole status message (bytes): the use cases' limits.
+pub use crate::usecases::error::{MAX_FIELD_BYTES, MAX_MESSAGE_BYTES, MAX_RULE_BYTES};
 
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Self {
@@ -83,79 +80,40 @@ impl From<ApiError> for Status {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
-        match &error {
-            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
-                tracing::warn!(%error, "database unavailable");
-                Self::Unavailable("the database is unavailable; retry later".into())
+/// The use cases' errors as gRPC sees them. An object of another account answers exactly as
+/// an absent one (NOT_FOUND, same message); the three kinds of refused precondition are all
+/// FAILED_PRECONDITION.
+impl From<UseCaseError> for ApiError {
+    fn from(error: UseCaseError) -> Self {
+        match error {
+            UseCaseError::Invalid { field, rule } => Self::invalid(&field, rule),
+            UseCaseError::NotFound(message) | UseCaseError::NotYours(message) => {
+                Self::NotFound(message)
             }
-            // Still contended after the store's own retries: the same request may be retried.
-            _ if error.is_transient() => {
-                tracing::warn!(%error, "transaction contended after retries");
-                Self::Unavailable(
-                    "the database is busy (lock contention); retry later with the same request_id"
-                        .into(),
-                )
-            }
-            _ if error.is_out_of_range() => {
-                tracing::warn!(%error, "number out of the database's range");
-                Self::invalid(
-                    "amount",
-                    format!(
-                        "is out of range: amounts are at most {MAX_AMOUNT_MINOR} minor units and \
-                         no account's counters may pass {MAX_COUNTER_MINOR}"
-                    ),
-                )
-            }
-            _ => {
-                tracing::error!(%error, "storage failure");
-                Self::Internal("internal storage error (logged)".into())
-            }
+            UseCaseError::AlreadyExists { field, rule } => Self::AlreadyExists { field, rule },
+            UseCaseError::WrongStatus(message)
+            | UseCaseError::FundsShort(message)
+            | UseCaseError::Refused(message) => Self::FailedPrecondition(message),
+            UseCaseError::PermissionDenied(message) => Self::PermissionDenied(message),
+            UseCaseError::Unavailable(message) => Self::Unavailable(message),
+            UseCaseError::Internal(message) => Self::Internal(message),
         }
     }
 }
 
-impl From<LedgerError> for ApiError {
-    fn from(error: LedgerError) -> Self {
-        match error {
-            LedgerError::AccountNotFound(id) => Self::NotFound(format!("account {id} not found")),
-            LedgerError::HoldNotFound(id) => Self::NotFound(format!("hold {id} not found")),
-            LedgerError::CurrencyMismatch { .. } | LedgerError::CaptureExceedsHold { .. } => {
-                Self::invalid("amount", strip_field(&error.to_string(), "amount"))
-            }
-            LedgerError::IdempotencyConflict(_) => Self::AlreadyExists {
-                field: "request_id".into(),
-                rule: strip_field(&error.to_string(), "request_id"),
-            },
-            LedgerError::AmountTooLarge { .. } => {
-                Self::invalid("amount", strip_field(&error.to_string(), "amount"))
-            }
-            LedgerError::InsufficientFunds { .. }
-            | LedgerError::CounterLimit { .. }
-            | LedgerError::AccountClosed(_)
-            | LedgerError::HoldAlreadyResolved(_) => Self::FailedPrecondition(error.to_string()),
-            LedgerError::Store(store) => store.into(),
-        }
+impl From<UseCaseError> for Status {
+    fn from(error: UseCaseError) -> Self {
+        ApiError::from(error).into()
     }
 }
 
 impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
         match error {
-            AuthError::Store(store) => store.into(),
+            AuthError::Store(store) => UseCaseError::from(store).into(),
             other => Self::Unauthenticated(other.to_string()),
         }
     }
-}
-
-/// "amount: rule" -> "rule", so the field is named once in the final message.
-fn strip_field(message: &str, field: &str) -> String {
-    message
-        .strip_prefix(field)
-        .and_then(|rest| rest.strip_prefix(": "))
-        .unwrap_or(message)
-        .to_string()
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;

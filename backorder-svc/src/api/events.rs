@@ -5,10 +5,10 @@
 use super::backorders::{reason_pb, status_pb};
 use super::convert::{money, page_size, timestamp};
 use super::error::{ApiError, ApiResult};
-use super::{Context, account_in_scope};
-use crate::domain::account::{AccountId, Caller};
+use super::{Context, account_id};
 use crate::domain::event::{Event, EventType};
 use crate::domain::lifecycle::{FailureReason, Status};
+use crate::usecases::listing_scope;
 use backorder_proto::backorder::v1 as pb;
 use pb::event_service_server::EventService;
 use std::pin::Pin;
@@ -88,14 +88,6 @@ fn cursor(text: &str) -> ApiResult<i64> {
         })
 }
 
-/// The account whose events the caller reads: its own, or for the operator one or all.
-fn events_scope(caller: &Caller, requested: &str) -> ApiResult<Option<AccountId>> {
-    match (caller, requested.trim()) {
-        (Caller::Operator { .. }, "") => Ok(None),
-        _ => account_in_scope(caller, requested).map(Some),
-    }
-}
-
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::Event, GrpcStatus>> + Send>>;
 
 #[tonic::async_trait]
@@ -108,16 +100,18 @@ impl EventService for EventApi {
     ) -> Result<Response<Self::StreamEventsStream>, GrpcStatus> {
         let caller = self.ctx.caller(&request).await?;
         let req = request.into_inner();
-        let account = events_scope(&caller, &req.account_id)?;
+        // The account whose events the caller reads: its own, or for the operator one or
+        // all; refused now rather than in the stream.
+        let account = listing_scope(&caller, account_id("account_id", &req.account_id)?)?;
         let mut after = cursor(&req.after_cursor)?;
-        let store = self.ctx.store.clone();
+        let uc = self.ctx.uc.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         tokio::spawn(async move {
             loop {
-                let batch = match store.list_events(account, after, BATCH).await {
+                let batch = match uc.list_events(&caller, account, after, BATCH).await {
                     Ok(batch) => batch,
                     Err(error) => {
-                        let _ = tx.send(Err(GrpcStatus::from(ApiError::from(error)))).await;
+                        let _ = tx.send(Err(GrpcStatus::from(error))).await;
                         return;
                     }
                 };
@@ -146,14 +140,13 @@ impl EventService for EventApi {
     ) -> Result<Response<pb::ListEventsResponse>, GrpcStatus> {
         let caller = self.ctx.caller(&request).await?;
         let req = request.into_inner();
-        let account = events_scope(&caller, &req.account_id)?;
+        let account = account_id("account_id", &req.account_id)?;
         let after = cursor(&req.after_cursor)?;
         let events = self
             .ctx
-            .store
-            .list_events(account, after, page_size(req.page_size)?)
-            .await
-            .map_err(ApiError::from)?;
+            .uc
+            .list_events(&caller, account, after, page_size(req.page_size)?)
+            .await?;
         Ok(Response::new(pb::ListEventsResponse {
             next_cursor: events.last().map_or(after, |e| e.id).to_string(),
             events: events.iter().map(event_pb).collect(),

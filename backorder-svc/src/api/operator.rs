@@ -6,16 +6,14 @@ use super::convert::{
     from_timestamp, money, next_token, page_offset, page_size, page_token_id, timestamp,
 };
 use super::error::ApiError;
-use crate::clock::ClockError;
 use crate::config::ClockKind;
 use crate::domain::money::{Currency, Money};
-use crate::domain::name::DomainName;
 use crate::ledger::LedgerAccountKind;
-use crate::ledger::invariants::{self, LedgerSnapshot};
-use crate::lifecycle::scheduler;
-use crate::store::catching::{CatchFilter, CatchOutcome, CatchRecord};
+use crate::lifecycle::scheduler::PassReport;
+use crate::store::catching::{CatchOutcome, CatchRecord};
 use crate::store::{AuditFilter, PageRequest};
-use crate::supervision::SharedSupervision;
+use crate::usecases::UseCases;
+use crate::usecases::operator::{ClockView, LedgerCheck};
 use backorder_proto::backorder::v1 as pb;
 use pb::operator_service_server::OperatorService;
 use std::collections::BTreeMap;
@@ -24,88 +22,44 @@ use tonic::{Request, Response, Status};
 #[derive(Debug, Clone)]
 pub struct OperatorApi {
     ctx: Context,
-    supervision: Option<SharedSupervision>,
-    /// The configured clock (`serve --clock`); None when the server was built without it
-    /// (tests): the mode is then told from the clock itself.
-    clock_kind: Option<ClockKind>,
 }
 
 impl OperatorApi {
     pub fn new(ctx: Context) -> Self {
-        Self {
-            ctx,
-            supervision: None,
-            clock_kind: None,
-        }
+        Self { ctx }
     }
 
-    /// `GetClock` tells this mode (a registry clock is a manual clock underneath).
-    pub fn with_clock_kind(mut self, kind: Option<ClockKind>) -> Self {
-        self.clock_kind = kind;
-        self
-    }
-
-    /// Shows the background parts' state in `GetServiceStatus`.
-    pub fn with_supervision(mut self, supervision: Option<SharedSupervision>) -> Self {
-        self.supervision = supervision;
-        self
-    }
-
-    fn clock_pb(&self) -> pb::Clock {
-        let mode = match self.clock_kind {
-            Some(ClockKind::Registry) => pb::ClockMode::Registry,
-            Some(ClockKind::Manual) => pb::ClockMode::Manual,
-            Some(ClockKind::System) => pb::ClockMode::System,
-            None if self.ctx.clock.as_manual().is_some() => pb::ClockMode::Manual,
-            None => pb::ClockMode::System,
-        };
-        pb::Clock {
-            now: Some(timestamp(self.ctx.clock.now())),
-            mode: mode as i32,
-        }
-    }
-
-    /// One scheduler pass at the clock's current time.
-    async fn pass(&self) -> Result<pb::RunSchedulerResponse, ApiError> {
-        let report = scheduler::run_pass(&self.ctx.store, &self.ctx.clock).await?;
-        let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
-        Ok(pb::RunSchedulerResponse {
-            holds_placed: count(report.holds_placed),
-            low_balance_events: count(report.low_balance_warnings),
-            finalized: count(report.finalized),
-            unfunded: count(report.unfunded),
-            restored: count(report.slept),
-            other_transitions: 0,
-            auctions_closed: count(report.auctions_closed),
-            auctions_paid: count(report.auctions_paid),
-            payment_defaults: count(report.payment_defaults),
-            daily_deals_expired: count(report.daily_deals_expired),
-            orders_of_decided_drops: count(report.orders_of_decided_drops),
-        })
-    }
-
-    fn manual(&self) -> Result<&crate::clock::ManualClock, ApiError> {
-        self.ctx.clock.as_manual().ok_or_else(|| {
-            ApiError::FailedPrecondition(
-                "the clock runs on system time; start the service with --clock manual to move it"
-                    .into(),
-            )
-        })
+    fn uc(&self) -> &UseCases {
+        &self.ctx.uc
     }
 }
 
-/// A refused clock move: backwards is FAILED_PRECONDITION (it depends on the clock's
-/// state), past year 9999 is INVALID_ARGUMENT on `field` (no state makes it valid).
-fn clock_error(field: &str, error: ClockError) -> ApiError {
-    match error {
-        ClockError::Backwards { .. } => ApiError::FailedPrecondition(error.to_string()),
-        ClockError::OutOfRange { now, asked } => ApiError::invalid(
-            field,
-            format!(
-                "the clock cannot go past 9999-12-31T23:59:59Z (now {}, asked for {asked})",
-                now.to_rfc3339()
-            ),
-        ),
+fn clock_pb(clock: ClockView) -> pb::Clock {
+    let mode = match clock.mode {
+        ClockKind::Registry => pb::ClockMode::Registry,
+        ClockKind::Manual => pb::ClockMode::Manual,
+        ClockKind::System => pb::ClockMode::System,
+    };
+    pb::Clock {
+        now: Some(timestamp(clock.now)),
+        mode: mode as i32,
+    }
+}
+
+fn pass_pb(report: PassReport) -> pb::RunSchedulerResponse {
+    let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+    pb::RunSchedulerResponse {
+        holds_placed: count(report.holds_placed),
+        low_balance_events: count(report.low_balance_warnings),
+        finalized: count(report.finalized),
+        unfunded: count(report.unfunded),
+        restored: count(report.slept),
+        other_transitions: 0,
+        auctions_closed: count(report.auctions_closed),
+        auctions_paid: count(report.auctions_paid),
+        payment_defaults: count(report.payment_defaults),
+        daily_deals_expired: count(report.daily_deals_expired),
+        orders_of_decided_drops: count(report.orders_of_decided_drops),
     }
 }
 
@@ -125,9 +79,9 @@ fn status_pb(status: Option<&str>) -> i32 {
     value as i32
 }
 
-/// The trial balance and per-currency totals of a snapshot.
-fn ledger_report(snapshot: &LedgerSnapshot) -> pb::CheckLedgerResponse {
-    let results = invariants::check(snapshot);
+/// The invariants, the trial balance and per-currency totals of a checked snapshot.
+fn ledger_report(check: &LedgerCheck) -> pb::CheckLedgerResponse {
+    let (snapshot, results) = (&check.snapshot, &check.results);
     let mut totals: BTreeMap<(String, LedgerAccountKind), i64> = BTreeMap::new();
     let mut trial_balance = Vec::with_capacity(snapshot.accounts.len());
     for account in &snapshot.accounts {
@@ -160,7 +114,7 @@ fn ledger_report(snapshot: &LedgerSnapshot) -> pb::CheckLedgerResponse {
             .collect()
     };
     pb::CheckLedgerResponse {
-        ok: results.iter().all(|r| r.holds()),
+        ok: check.ok(),
         invariants: results
             .iter()
             .map(|r| pb::InvariantResult {
@@ -182,31 +136,31 @@ impl OperatorService for OperatorApi {
         &self,
         request: Request<pb::GetClockRequest>,
     ) -> Result<Response<pb::Clock>, Status> {
-        self.ctx.operator(&request).await?;
-        Ok(Response::new(self.clock_pb()))
+        let caller = self.ctx.operator(&request).await?;
+        Ok(Response::new(clock_pb(self.uc().get_clock(&caller)?)))
     }
 
     async fn set_clock(
         &self,
         request: Request<pb::SetClockRequest>,
     ) -> Result<Response<pb::Clock>, Status> {
-        self.ctx.operator(&request).await?;
+        let caller = self.ctx.operator(&request).await?;
         let to = request
             .get_ref()
             .time
             .as_ref()
             .ok_or_else(|| ApiError::invalid("time", "is required"))
             .and_then(|t| from_timestamp("time", t))?;
-        self.manual()?.set(to).map_err(|e| clock_error("time", e))?;
-        self.pass().await?;
-        Ok(Response::new(self.clock_pb()))
+        Ok(Response::new(clock_pb(
+            self.uc().set_clock(&caller, to).await?,
+        )))
     }
 
     async fn advance_clock(
         &self,
         request: Request<pb::AdvanceClockRequest>,
     ) -> Result<Response<pb::Clock>, Status> {
-        self.ctx.operator(&request).await?;
+        let caller = self.ctx.operator(&request).await?;
         let by = request
             .get_ref()
             .by
@@ -227,28 +181,25 @@ impl OperatorService for OperatorApi {
                 )
             })?;
         let run_scheduler = request.get_ref().run_scheduler.unwrap_or(true);
-        self.manual()?
-            .advance(by)
-            .map_err(|e| clock_error("by", e))?;
-        if run_scheduler {
-            self.pass().await?;
-        }
-        Ok(Response::new(self.clock_pb()))
+        let clock = self.uc().advance_clock(&caller, by, run_scheduler).await?;
+        Ok(Response::new(clock_pb(clock)))
     }
 
     async fn run_scheduler(
         &self,
         request: Request<pb::RunSchedulerRequest>,
     ) -> Result<Response<pb::RunSchedulerResponse>, Status> {
-        self.ctx.operator(&request).await?;
-        Ok(Response::new(self.pass().await?))
+        let caller = self.ctx.operator(&request).await?;
+        Ok(Response::new(pass_pb(
+            self.uc().run_scheduler(&caller).await?,
+        )))
     }
 
     async fn list_audit_log(
         &self,
         request: Request<pb::ListAuditLogRequest>,
     ) -> Result<Response<pb::ListAuditLogResponse>, Status> {
-        self.ctx.operator(&request).await?;
+        let caller = self.ctx.operator(&request).await?;
         let req = request.into_inner();
         let backorder_id = match req.backorder_id.trim() {
             "" => None,
@@ -263,17 +214,16 @@ impl OperatorService for OperatorApi {
             limit,
         };
         let entries = self
-            .ctx
-            .store
-            .list_audit(
+            .uc()
+            .list_audit_log(
+                &caller,
                 AuditFilter {
                     backorder_id,
                     domain,
                 },
                 page,
             )
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(Response::new(pb::ListAuditLogResponse {
             next_page_token: next_token(&entries, limit, |e| e.id),
             entries: entries
@@ -297,36 +247,22 @@ impl OperatorService for OperatorApi {
         &self,
         request: Request<pb::CheckLedgerRequest>,
     ) -> Result<Response<pb::CheckLedgerResponse>, Status> {
-        self.ctx.operator(&request).await?;
-        let snapshot = self
-            .ctx
-            .store
-            .ledger_snapshot()
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(ledger_report(&snapshot)))
+        let caller = self.ctx.operator(&request).await?;
+        let check = self.uc().check_ledger(&caller).await?;
+        Ok(Response::new(ledger_report(&check)))
     }
 
     async fn get_service_status(
         &self,
         request: Request<pb::GetServiceStatusRequest>,
     ) -> Result<Response<pb::ServiceStatus>, Status> {
-        self.ctx.operator(&request).await?;
-        let parts = self
-            .supervision
-            .as_ref()
-            .map(|s| s.snapshot())
-            .unwrap_or_default();
+        let caller = self.ctx.operator(&request).await?;
+        let status = self.uc().service_status(&caller).await?;
         let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
-        let unresolved_drops = self
-            .ctx
-            .store
-            .unresolved_drops()
-            .await
-            .map_err(ApiError::from)?;
         Ok(Response::new(pb::ServiceStatus {
-            now: Some(timestamp(self.ctx.clock.now())),
-            parts: parts
+            now: Some(timestamp(status.now)),
+            parts: status
+                .parts
                 .into_iter()
                 .map(|(part, status)| pb::BackgroundPart {
                     name: part.as_str().to_string(),
@@ -341,7 +277,7 @@ impl OperatorService for OperatorApi {
                     detail: status.detail,
                 })
                 .collect(),
-            unresolved_drops,
+            unresolved_drops: status.unresolved_drops,
         }))
     }
 
@@ -349,30 +285,15 @@ impl OperatorService for OperatorApi {
         &self,
         request: Request<pb::ListCatchesRequest>,
     ) -> Result<Response<pb::ListCatchesResponse>, Status> {
-        self.ctx.operator(&request).await?;
+        let caller = self.ctx.operator(&request).await?;
         let req = request.into_inner();
         let limit = page_size(req.page_size)?;
         let offset = page_offset(&req.page_token)?;
-        let domain = match super::convert::optional_text(&req.domain) {
-            None => None,
-            Some(text) => Some(
-                DomainName::parse(&text)
-                    .map_err(|e| ApiError::invalid("domain", e.to_string()))?
-                    .ascii()
-                    .to_string(),
-            ),
-        };
+        let domain = super::convert::optional_text(&req.domain);
         let (catches, total) = self
-            .ctx
-            .store
-            .list_catches(CatchFilter {
-                domain,
-                decided_since: None,
-                offset,
-                limit,
-            })
-            .await
-            .map_err(ApiError::from)?;
+            .uc()
+            .list_catches(&caller, domain.as_deref(), offset, limit)
+            .await?;
         let seen = i64::from(offset) + i64::try_from(catches.len()).unwrap_or(i64::MAX);
         Ok(Response::new(pb::ListCatchesResponse {
             catches: catches.iter().map(catch_pb).collect(),
