@@ -6,8 +6,10 @@ use super::convert::{
     from_timestamp, money, next_token, page_offset, page_size, page_token_id, timestamp,
 };
 use super::error::ApiError;
+use crate::auth::LoginError;
 use crate::clock::ClockError;
 use crate::config::ClockKind;
+use crate::domain::account::Access;
 use crate::domain::money::{Currency, Money};
 use crate::domain::name::DomainName;
 use crate::ledger::LedgerAccountKind;
@@ -383,6 +385,89 @@ impl OperatorService for OperatorApi {
             },
             total_size: total,
         }))
+    }
+
+    async fn set_account_login(
+        &self,
+        request: Request<pb::SetAccountLoginRequest>,
+    ) -> Result<Response<pb::AccountLogin>, Status> {
+        let caller = self.ctx.operator(&request).await?;
+        let req = request.into_inner();
+        let account_id = super::account_in_scope(&caller, &req.account_id)?;
+        let access = if req.read_only {
+            Access::ReadOnly
+        } else {
+            Access::Full
+        };
+        let set = crate::auth::set_login(
+            &self.ctx.store,
+            account_id,
+            &req.login,
+            optional_role(&req.role),
+            access,
+            &req.password,
+            &caller.actor(),
+            self.ctx.clock.now(),
+        )
+        .await
+        .map_err(login_error)?;
+        Ok(Response::new(pb::AccountLogin {
+            login: set.login.display_name(),
+            account_id: set.login.account_id.to_string(),
+            access: match set.login.access {
+                Access::Full => pb::LoginAccess::Full,
+                Access::ReadOnly => pb::LoginAccess::ReadOnly,
+            } as i32,
+            created: set.created,
+        }))
+    }
+
+    async fn delete_account_login(
+        &self,
+        request: Request<pb::DeleteAccountLoginRequest>,
+    ) -> Result<Response<pb::DeleteAccountLoginResponse>, Status> {
+        let caller = self.ctx.operator(&request).await?;
+        let req = request.into_inner();
+        let account_id = super::account_in_scope(&caller, &req.account_id)?;
+        crate::auth::delete_login(
+            &self.ctx.store,
+            account_id,
+            &req.login,
+            optional_role(&req.role),
+            &caller.actor(),
+            self.ctx.clock.now(),
+        )
+        .await
+        .map_err(login_error)?;
+        Ok(Response::new(pb::DeleteAccountLoginResponse {}))
+    }
+}
+
+/// An empty role is the account's main login.
+fn optional_role(role: &str) -> Option<&str> {
+    (!role.is_empty()).then_some(role)
+}
+
+fn login_error(error: LoginError) -> ApiError {
+    match error {
+        LoginError::Invalid { field, rule } => ApiError::invalid(field, rule),
+        LoginError::AccountNotFound(_) | LoginError::NotFound { .. } => {
+            ApiError::NotFound(error.to_string())
+        }
+        LoginError::AccountClosed(_) => ApiError::FailedPrecondition(error.to_string()),
+        LoginError::Taken { .. } => ApiError::AlreadyExists {
+            field: "login".into(),
+            rule: error
+                .to_string()
+                .strip_prefix("login: ")
+                .unwrap_or_default()
+                .to_string(),
+        },
+        LoginError::Hash(hash) => {
+            tracing::error!(error = %hash, "password hashing failed");
+            ApiError::Internal("password hashing failed (logged)".into())
+        }
+        LoginError::Store(store) => store.into(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! authenticates with a login and password per account (`logins`, hashed by `passwords`) or
 //! with a session started from one (`sessions`). See docs/logins.md.
 
+pub mod cli;
 pub mod keys;
 pub mod logins;
 pub mod passwords;
