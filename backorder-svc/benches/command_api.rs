@@ -50,7 +50,11 @@ impl Http {
              application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
-        self.stream.get_mut().write_all(request.as_bytes()).await.unwrap();
+        self.stream
+            .get_mut()
+            .write_all(request.as_bytes())
+            .await
+            .unwrap();
         let mut length = 0;
         loop {
             let mut line = String::new();
@@ -215,7 +219,11 @@ async fn run(backend: &str, live: &str, test: &str) {
     for handle in handles {
         handle.await.unwrap();
     }
-    let status_cmd = report("StatusDomainApplication (command API)", cmd_ids.len(), started);
+    let status_cmd = report(
+        "StatusDomainApplication (command API)",
+        cmd_ids.len(),
+        started,
+    );
 
     let started = Instant::now();
     let mut handles = Vec::new();

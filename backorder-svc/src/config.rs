@@ -29,10 +29,11 @@ pub struct Cli {
 }
 
 /// The words that name a command (or ask for help) where the command goes.
-const COMMAND_WORDS: [&str; 8] = [
+const COMMAND_WORDS: [&str; 9] = [
     "serve",
     "import-drop-list",
     "create-operator-key",
+    "login",
     "help",
     "--help",
     "-h",
@@ -92,6 +93,61 @@ pub enum Command {
         #[arg(long, default_value = "cli")]
         label: String,
     },
+    /// Manage an account's logins for the HEXONET-compatible command API (docs/logins.md).
+    #[command(subcommand)]
+    Login(LoginCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum LoginCommand {
+    /// Create a login (or `login!role` with --role), or replace its password and access
+    /// (which ends its sessions). The password is read from the first line of standard input,
+    /// or taken from BACKORDER_LOGIN_PASSWORD when that is set (and --password-stdin is not
+    /// given); it is never accepted as an argument.
+    Set(LoginSetArgs),
+    /// Delete a login (its sessions end with it).
+    Delete(LoginTarget),
+    /// List an account's logins (never their passwords).
+    List {
+        /// The account: `42` or `accounts/42`.
+        #[arg(long, value_parser = parse_account_id)]
+        account: crate::domain::account::AccountId,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoginTarget {
+    /// The account: `42` or `accounts/42`.
+    #[arg(long, value_parser = parse_account_id)]
+    pub account: crate::domain::account::AccountId,
+    /// The login name (3 to 64 of a-z, 0-9, `.`, `_`, `-`; any case, stored lower-cased).
+    #[arg(long)]
+    pub login: String,
+    /// A role: the client logs in as `LOGIN!ROLE`. Without it, the account's main login.
+    #[arg(long)]
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoginSetArgs {
+    #[command(flatten)]
+    pub target: LoginTarget,
+    /// The login may read but change nothing.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Read the password from standard input even when BACKORDER_LOGIN_PASSWORD is set
+    /// (standard input is the default otherwise).
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// The environment variable `login set` takes the password from.
+pub const LOGIN_PASSWORD_ENV: &str = "BACKORDER_LOGIN_PASSWORD";
+
+/// `42` or `accounts/42`.
+pub fn parse_account_id(text: &str) -> Result<crate::domain::account::AccountId, String> {
+    crate::domain::account::AccountId::parse(text)
+        .ok_or_else(|| format!("`{text}`: expected an account id such as 42 or accounts/42"))
 }
 
 #[derive(Debug, Clone, Parser)]
@@ -186,7 +242,9 @@ impl ServeArgs {
         match self.http_listen.trim() {
             "off" => Ok(None),
             text => text.parse().map(Some).map_err(|_| {
-                anyhow::anyhow!("--http-listen: `{text}` is not an address like 127.0.0.1:50080 or `off`")
+                anyhow::anyhow!(
+                    "--http-listen: `{text}` is not an address like 127.0.0.1:50080 or `off`"
+                )
             }),
         }
     }
@@ -264,11 +322,17 @@ pub fn beside(live: &str) -> anyhow::Result<String> {
     if base.starts_with("postgres://") || base.starts_with("postgresql://") {
         let (server, name) = base
             .rsplit_once('/')
-            .filter(|(server, name)| !name.is_empty() && server.contains("//") && !server.ends_with('/'))
-            .ok_or_else(|| anyhow::anyhow!("--database-url: name the database (postgres://host/NAME)"))?;
+            .filter(|(server, name)| {
+                !name.is_empty() && server.contains("//") && !server.ends_with('/')
+            })
+            .ok_or_else(|| {
+                anyhow::anyhow!("--database-url: name the database (postgres://host/NAME)")
+            })?;
         return Ok(format!("{server}/{name}_ote{query}"));
     }
-    anyhow::bail!("--test-database-url: cannot place a test database beside `{live}`; name one or say `off`")
+    anyhow::bail!(
+        "--test-database-url: cannot place a test database beside `{live}`; name one or say `off`"
+    )
 }
 
 /// An RFC 3339 time within years 0000 to 9999: the manual clock never leaves that range
@@ -407,6 +471,58 @@ mod tests {
             Some(Command::CreateOperatorKey { .. })
         ));
         assert!(parsed(&["--clock", "sundial"]).is_err());
+    }
+
+    #[test]
+    fn login_commands() {
+        let cli = parsed(&[
+            "--database-url",
+            "sqlite://x.db",
+            "login",
+            "set",
+            "--account",
+            "42",
+            "--login",
+            "john",
+            "--role",
+            "ro",
+            "--read-only",
+        ])
+        .unwrap();
+        let Some(Command::Login(LoginCommand::Set(args))) = cli.command else {
+            panic!("login set expected");
+        };
+        assert_eq!(args.target.account.0, 42);
+        assert_eq!(args.target.role.as_deref(), Some("ro"));
+        assert!(args.read_only && !args.password_stdin);
+        assert!(matches!(
+            parsed(&[
+                "login",
+                "delete",
+                "--account",
+                "accounts/7",
+                "--login",
+                "john"
+            ])
+            .unwrap()
+            .command,
+            Some(Command::Login(LoginCommand::Delete(_)))
+        ));
+        assert!(parsed(&["login", "set", "--account", "0", "--login", "john"]).is_err());
+        // No way to give the password as an argument.
+        assert!(
+            parsed(&[
+                "login",
+                "set",
+                "--account",
+                "1",
+                "--login",
+                "j",
+                "--password",
+                "x"
+            ])
+            .is_err()
+        );
     }
 
     #[test]

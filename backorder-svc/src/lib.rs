@@ -12,6 +12,7 @@ pub mod bootstrap;
 pub mod catalog;
 pub mod catcher;
 pub mod clock;
+pub mod cmdapi;
 pub mod config;
 pub mod domain;
 pub mod drop_list;

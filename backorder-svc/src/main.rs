@@ -1,9 +1,10 @@
-//! `backorder-svc [serve] [FLAGS]`, `backorder-svc create-operator-key` and
-//! `backorder-svc import-drop-list`.
+//! `backorder-svc [serve] [FLAGS]`, `backorder-svc create-operator-key`,
+//! `backorder-svc import-drop-list` and `backorder-svc login set|delete|list`.
 
+use backorder_svc::clock::Clock;
 use backorder_svc::clock::{SharedClock, SystemClock};
-use backorder_svc::config::{Cli, Command, DropListFormat, ImportDropListArgs};
-use backorder_svc::{app, bootstrap, catalog, drop_list, server, store};
+use backorder_svc::config::{Cli, Command, DropListFormat, ImportDropListArgs, LoginCommand};
+use backorder_svc::{app, auth, bootstrap, catalog, drop_list, server, store};
 use std::io::IsTerminal;
 use std::sync::Arc;
 
@@ -50,6 +51,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let clock: SharedClock = Arc::new(SystemClock);
             let secret = bootstrap::create_operator_key(&store, &clock, &label).await?;
             println!("{secret}");
+            Ok(())
+        }
+        Command::Login(command) => {
+            // The password is read before connecting, so a prompt is not held up by it.
+            let password = match &command {
+                LoginCommand::Set(args) => Some(auth::cli::read_password(
+                    args.password_stdin,
+                    std::env::var(backorder_svc::config::LOGIN_PASSWORD_ENV).ok(),
+                    &mut std::io::stdin().lock(),
+                )?),
+                _ => None,
+            };
+            let store = store::connect(&database_url).await?;
+            let output = auth::cli::run(&store, command, password, SystemClock.now()).await?;
+            print!("{output}");
             Ok(())
         }
     }

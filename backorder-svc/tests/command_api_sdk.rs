@@ -151,18 +151,48 @@ async fn run_suite(live_url: &str, test_url: &str) {
         eprintln!("SKIPPED: no python3 venv with {SDK} (set HEXONET_SDK_PYTHON)");
         return;
     };
-    let clock: SharedClock = Arc::new(ManualClock::new(
-        "2026-12-01T00:00:00Z".parse().unwrap(),
-    ));
+    let clock: SharedClock = Arc::new(ManualClock::new("2026-12-01T00:00:00Z".parse().unwrap()));
     let envs: Environments = testkit::serve_environments(live_url, test_url, clock).await;
     let (live, test) = (&envs.live, &envs.test);
     let funded = operator_setup(&live.channel, &live.operator_key, "funded", "1000.00").await;
-    set_login(&live.channel, &live.operator_key, &funded, "reseller", "", "live-password-1").await;
-    set_login(&live.channel, &live.operator_key, &funded, "reseller", "viewer", "viewer-password").await;
+    set_login(
+        &live.channel,
+        &live.operator_key,
+        &funded,
+        "reseller",
+        "",
+        "live-password-1",
+    )
+    .await;
+    set_login(
+        &live.channel,
+        &live.operator_key,
+        &funded,
+        "reseller",
+        "viewer",
+        "viewer-password",
+    )
+    .await;
     let poor = operator_setup(&live.channel, &live.operator_key, "poor", "0").await;
-    set_login(&live.channel, &live.operator_key, &poor, "poor.reseller", "", "poor-password").await;
+    set_login(
+        &live.channel,
+        &live.operator_key,
+        &poor,
+        "poor.reseller",
+        "",
+        "poor-password",
+    )
+    .await;
     let trial = operator_setup(&test.channel, &test.operator_key, "trial", "500.00").await;
-    set_login(&test.channel, &test.operator_key, &trial, "test.user", "", "test.passw0rd").await;
+    set_login(
+        &test.channel,
+        &test.operator_key,
+        &trial,
+        "test.user",
+        "",
+        "test.passw0rd",
+    )
+    .await;
     drop_list(&live.channel, &live.operator_key).await;
 
     let base = format!("http://{}", envs.http);
@@ -208,7 +238,10 @@ async fn run_suite(live_url: &str, test_url: &str) {
         "s_entity=54cd&s_login=reseller&s_pw=live-password-1",
     );
     assert!(live_line.contains("code = 200"), "{live_line}");
-    assert!(live_line.contains("property[DOMAIN][0] = john.com"), "{live_line}");
+    assert!(
+        live_line.contains("property[DOMAIN][0] = john.com"),
+        "{live_line}"
+    );
     let test_line = curl(
         "command=AddDomainApplication&class=BACKORDER&domain=doe.net",
         "s_entity=1234&s_login=test.user&s_pw=test.passw0rd",

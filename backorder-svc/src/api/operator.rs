@@ -7,12 +7,14 @@ use super::convert::{
 };
 use super::error::ApiError;
 use crate::config::ClockKind;
+use crate::domain::account::Access;
 use crate::domain::money::{Currency, Money};
 use crate::ledger::LedgerAccountKind;
 use crate::lifecycle::scheduler::PassReport;
 use crate::store::catching::{CatchOutcome, CatchRecord};
 use crate::store::{AuditFilter, PageRequest};
 use crate::usecases::UseCases;
+use crate::usecases::logins::SetLogin;
 use crate::usecases::operator::{ClockView, LedgerCheck};
 use backorder_proto::backorder::v1 as pb;
 use pb::operator_service_server::OperatorService;
@@ -305,6 +307,62 @@ impl OperatorService for OperatorApi {
             total_size: total,
         }))
     }
+
+    async fn set_account_login(
+        &self,
+        request: Request<pb::SetAccountLoginRequest>,
+    ) -> Result<Response<pb::AccountLogin>, Status> {
+        let caller = self.ctx.operator(&request).await?;
+        let req = request.into_inner();
+        let set = self
+            .uc()
+            .set_login(
+                &caller,
+                SetLogin {
+                    account: super::account_id("account_id", &req.account_id)?,
+                    login: req.login,
+                    role: optional_role(&req.role).map(str::to_string),
+                    access: if req.read_only {
+                        Access::ReadOnly
+                    } else {
+                        Access::Full
+                    },
+                    password: req.password,
+                },
+            )
+            .await?;
+        Ok(Response::new(pb::AccountLogin {
+            login: set.login.display_name(),
+            account_id: set.login.account_id.to_string(),
+            access: match set.login.access {
+                Access::Full => pb::LoginAccess::Full,
+                Access::ReadOnly => pb::LoginAccess::ReadOnly,
+            } as i32,
+            created: set.created,
+        }))
+    }
+
+    async fn delete_account_login(
+        &self,
+        request: Request<pb::DeleteAccountLoginRequest>,
+    ) -> Result<Response<pb::DeleteAccountLoginResponse>, Status> {
+        let caller = self.ctx.operator(&request).await?;
+        let req = request.into_inner();
+        self.uc()
+            .delete_login(
+                &caller,
+                super::account_id("account_id", &req.account_id)?,
+                &req.login,
+                optional_role(&req.role),
+            )
+            .await?;
+        Ok(Response::new(pb::DeleteAccountLoginResponse {}))
+    }
+}
+
+/// An empty role is the account's main login.
+fn optional_role(role: &str) -> Option<&str> {
+    (!role.is_empty()).then_some(role)
 }
 
 fn catch_pb(record: &CatchRecord) -> pb::Catch {

@@ -7,16 +7,17 @@ use super::reply::{Code, NO_DATE, Reply, date};
 use super::request::Credentials;
 use crate::domain::account::Caller;
 use crate::domain::catalog::BackorderClass;
+use crate::domain::drop_list::filter::parse_zone;
 use crate::domain::drop_list::{
     Catenation, DropQuery, Filter, FinalizationPoint, Keyword, KeywordMatch, LabelFilter,
     LabelRegex, OrderBy as DropOrderBy, Paging,
 };
-use crate::domain::drop_list::filter::parse_zone;
 use crate::domain::lifecycle::{Schedule, Status};
 use crate::domain::name::DomainName;
 use crate::domain::quote;
 use crate::store::orders::{Backorder, Contacts, OrderBy};
 use crate::usecases::UseCases;
+use crate::usecases::auctions::{AuctionState, BidderStatus};
 use crate::usecases::orders::{ListOrders, PlaceOrder, UpdateOrder};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
@@ -79,7 +80,10 @@ fn class(text: &str) -> Result<BackorderClass, Reply> {
     BackorderClass::from_db(bare).ok_or_else(|| {
         Reply::error(
             Code::InvalidSyntax,
-            format!("CLASS: must be BACKORDER or LITEBACKORDER, got {}", quote(text)),
+            format!(
+                "CLASS: must be BACKORDER or LITEBACKORDER, got {}",
+                quote(text)
+            ),
         )
     })
 }
@@ -212,20 +216,37 @@ async fn status(uc: &UseCases, caller: &Caller, all: &BTreeMap<String, String>) 
             .get_auction(caller, auction_id, Some(order.id))
             .await
             .map_err(use_case_reply)?;
-        reply.set("AUCTION-STATUS", auction.state.as_str().replace('_', "-"));
+        let state = match auction.state {
+            AuctionState::Scheduled => "SCHEDULED",
+            AuctionState::Open => "OPEN",
+            AuctionState::AwaitingPayment => "AWAITING-PAYMENT",
+            AuctionState::Settled => "SETTLED",
+        };
+        reply.set("AUCTION-STATUS", state);
         reply.set("AUCTION-STARTDATE", date(auction.start_time));
         reply.set("AUCTION-ENDDATE", date(auction.end_time));
-        reply.set("AUCTION-CURRENCY", auction.currency.code());
-        reply.set("AUCTION-MINIMUMBID", auction.opening_bid.to_string());
-        reply.set("AUCTION-MINIMUMNEXTBID", auction.minimum_next_bid.to_string());
-        reply.set("AUCTION-BESTBID", auction.current_price.to_string());
+        reply.set("AUCTION-CURRENCY", auction.current_price.currency.code());
+        reply.set("AUCTION-MINIMUMBID", auction.opening_bid.amount_string());
+        if let Some(next) = auction.minimum_next_bid {
+            reply.set("AUCTION-MINIMUMNEXTBID", next.amount_string());
+        }
+        reply.set("AUCTION-BESTBID", auction.current_price.amount_string());
         reply.set("AUCTION-NUMBEROFBIDS", auction.number_of_bids.to_string());
-        reply.set("AUCTION-NUMBEROFBIDDERS", auction.number_of_bidders.to_string());
         reply.set(
-            "AUCTION-BIDDERSTATUS",
-            auction.bidder_status.as_str().replace('_', "-"),
+            "AUCTION-NUMBEROFBIDDERS",
+            auction.number_of_bidders.to_string(),
         );
-        reply.set("AUCTION-PRICE", auction.current_price.to_string());
+        if let Some(status) = auction.bidder_status {
+            let status = match status {
+                BidderStatus::Leading => "LEADING",
+                BidderStatus::Outbid => "OUTBID",
+                BidderStatus::NoBid => "NOBID",
+                BidderStatus::Won => "WON",
+                BidderStatus::Lost => "LOST",
+            };
+            reply.set("AUCTION-BIDDERSTATUS", status);
+        }
+        reply.set("AUCTION-PRICE", auction.current_price.amount_string());
     }
     Ok(reply)
 }
@@ -373,14 +394,23 @@ async fn pending_delete(uc: &UseCases, caller: &Caller, all: &BTreeMap<String, S
     let first = params.int("FIRST", 0, i64::from(i32::MAX))?.unwrap_or(0);
     let limit = params.int("LIMIT", 1, 1000)?.unwrap_or(0);
     let paging = Paging::parse(first, limit).map_err(|e| {
-        Reply::error(Code::InvalidSyntax, format!("{}: {}", e.field.to_uppercase(), e.rule))
+        Reply::error(
+            Code::InvalidSyntax,
+            format!("{}: {}", e.field.to_uppercase(), e.rule),
+        )
     })?;
     let page = uc
         .query_drop_list(caller, &query, paging)
         .await
         .map_err(use_case_reply)?;
     let mut reply = Reply::success();
-    for column in ["DOMAIN", "FINALIZATIONDATE", "DELETIONDATE", "SCORE", "SUBCLASS"] {
+    for column in [
+        "DOMAIN",
+        "FINALIZATIONDATE",
+        "DELETIONDATE",
+        "SCORE",
+        "SUBCLASS",
+    ] {
         reply.push("COLUMN", column);
     }
     page_properties(
@@ -394,7 +424,7 @@ async fn pending_delete(uc: &UseCases, caller: &Caller, all: &BTreeMap<String, S
         reply.push("DOMAIN", &entry.domain);
         reply.push("FINALIZATIONDATE", date(entry.finalization_at));
         reply.push("DELETIONDATE", date(entry.drop_time));
-        reply.push("SCORE", entry.score.to_string());
+        reply.push("SCORE", entry.features.score.to_string());
         reply.push("SUBCLASS", entry.zone.to_ascii_uppercase());
     }
     Ok(reply)
@@ -406,9 +436,8 @@ fn syntax(field: &str, rule: impl std::fmt::Display) -> Reply {
 
 /// The pending-delete filters of spec/pending-delete.md, by their HEXONET names.
 fn drop_query(params: &Params<'_>) -> Result<DropQuery, Reply> {
-    let field_error = |e: crate::domain::drop_list::FieldError| {
-        syntax(&e.field.to_ascii_uppercase(), e.rule)
-    };
+    let field_error =
+        |e: crate::domain::drop_list::FieldError| syntax(&e.field.to_ascii_uppercase(), e.rule);
     let keywords = params
         .list("KEYWORD")?
         .iter()
@@ -416,7 +445,10 @@ fn drop_query(params: &Params<'_>) -> Result<DropQuery, Reply> {
         .map(|(i, k)| Keyword::parse(&format!("KEYWORD{i}"), k))
         .collect::<Result<Vec<_>, _>>()
         .map_err(field_error)?;
-    let catenation = match params.optional("KEYWORDCATENATION").map(str::to_ascii_uppercase) {
+    let catenation = match params
+        .optional("KEYWORDCATENATION")
+        .map(str::to_ascii_uppercase)
+    {
         None => Catenation::And,
         Some(text) => Catenation::parse(&text)
             .ok_or_else(|| syntax("KEYWORDCATENATION", "must be AND or OR"))?,
@@ -476,7 +508,11 @@ fn drop_query(params: &Params<'_>) -> Result<DropQuery, Reply> {
             })
             .collect()
     };
-    let order = match params.optional("ORDERBY").map(str::to_ascii_uppercase).as_deref() {
+    let order = match params
+        .optional("ORDERBY")
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
         None | Some("NAME") => DropOrderBy::Name,
         Some("NAMEDESC") => DropOrderBy::NameDesc,
         Some("DELETIONDAY") => DropOrderBy::DeletionDay,
@@ -517,14 +553,14 @@ fn drop_query(params: &Params<'_>) -> Result<DropQuery, Reply> {
 }
 
 async fn account(uc: &UseCases, caller: &Caller) -> Answer {
-    let balance = uc.get_balance(caller, None).await.map_err(use_case_reply)?;
+    let balance = uc.balance(caller, None).await.map_err(use_case_reply)?.view;
     let mut reply = Reply::success();
     reply.set("ACCOUNT", balance.account.to_string());
-    reply.set("CURRENCY", balance.balance.currency().code());
-    reply.set("AMOUNT", balance.balance.to_string());
-    reply.set("BALANCE", balance.balance.to_string());
-    reply.set("RESERVED", balance.reserved.to_string());
-    reply.set("AVAILABLE", balance.available.to_string());
+    reply.set("CURRENCY", balance.balance.currency.code());
+    reply.set("AMOUNT", balance.balance.amount_string());
+    reply.set("BALANCE", balance.balance.amount_string());
+    reply.set("RESERVED", balance.reserved.amount_string());
+    reply.set("AVAILABLE", balance.available.amount_string());
     reply.set("CREDITLIMIT", "0.00");
     Ok(reply)
 }
@@ -539,9 +575,7 @@ fn convert_idn(uc: &UseCases, caller: &Caller, all: &BTreeMap<String, String>) -
     if domains.is_empty() {
         return Err(Reply::error(Code::MissingAttribute, "DOMAIN0"));
     }
-    let converted = uc
-        .convert_idn(caller, &domains)
-        .map_err(use_case_reply)?;
+    let converted = uc.convert_idn(caller, &domains).map_err(use_case_reply)?;
     let mut reply = Reply::success();
     for conversion in converted {
         reply.push("ACE", conversion.ace);
@@ -620,8 +654,8 @@ fn order_properties(reply: &mut Reply, order: &Backorder, caller: &Caller) {
     if let Some(reason) = order.failure_reason {
         reply.set("STATUSREASON", reason.as_str());
     }
-    reply.set("PRICE", order.price.to_string());
-    reply.set("CURRENCY", order.price.currency().code());
+    reply.set("PRICE", order.price.amount_string());
+    reply.set("CURRENCY", order.price.currency.code());
     reply.set("CREATEDDATE", date(order.created_at));
     reply.set("UPDATEDDATE", date(order.updated_at));
     for (name, value) in [

@@ -1,7 +1,17 @@
 //! The one place where use-case errors become command-API result codes.
 
 use super::reply::{Code, Reply};
+use crate::auth::AuthError;
 use crate::usecases::UseCaseError;
+
+/// A refused login or session: 530 (an unknown session says so, as HEXONET's clients expect).
+pub fn auth_reply(error: AuthError) -> Reply {
+    match error {
+        AuthError::SessionNotFound => Reply::error(Code::AuthenticationFailed, "SESSION NOT FOUND"),
+        AuthError::Store(store) => use_case_reply(store.into()),
+        _ => Reply::error(Code::AuthenticationFailed, "wrong login or password"),
+    }
+}
 
 /// A use case's refusal as its HEXONET code. Another account's application is 531 with a
 /// text that says nothing about it (not even whether it exists).
@@ -21,9 +31,7 @@ pub fn use_case_reply(error: UseCaseError) -> Reply {
         UseCaseError::WrongStatus(message) => Reply::error(Code::StatusForbids, message),
         UseCaseError::FundsShort(message) => Reply::error(Code::FundsShort, message),
         UseCaseError::Refused(message) => Reply::error(Code::CommandFailed, message),
-        UseCaseError::PermissionDenied(message) => {
-            Reply::error(Code::AuthorizationFailed, message)
-        }
+        UseCaseError::PermissionDenied(message) => Reply::error(Code::AuthorizationFailed, message),
         UseCaseError::Unavailable(message) => Reply::error(Code::TemporaryError, message),
         UseCaseError::Internal(message) => Reply::error(Code::TemporaryError, message),
     }
@@ -68,6 +76,9 @@ mod tests {
         let not_yours = use_case_reply(UseCaseError::NotYours("backorder 9 not found".into()));
         assert!(!not_yours.description().contains('9'));
         let field = use_case_reply(UseCaseError::invalid("auth_code_wish", "too long"));
-        assert_eq!(field.description(), "Invalid attribute value; AUTH: too long");
+        assert_eq!(
+            field.description(),
+            "Invalid attribute value; AUTH: too long"
+        );
     }
 }

@@ -148,7 +148,10 @@ async fn authenticate(use_cases: &UseCases, request: &CommandRequest) -> Result<
             .login_caller(login, password)
             .await
             .map_err(errors::auth_reply),
-        (None, _) => Err(Reply::error(Code::AuthenticationFailed, "s_login is missing")),
+        (None, _) => Err(Reply::error(
+            Code::AuthenticationFailed,
+            "s_login is missing",
+        )),
         (Some(_), None) => Err(Reply::error(Code::AuthenticationFailed, "s_pw is missing")),
     }
 }

@@ -146,10 +146,7 @@ mod tests {
             ("ZONE", "com"),
         ]);
         let params = Params::new(&all);
-        assert_eq!(
-            params.list("DOMAIN").unwrap(),
-            ["a.com", "c.com", "k.com"]
-        );
+        assert_eq!(params.list("DOMAIN").unwrap(), ["a.com", "c.com", "k.com"]);
         assert_eq!(params.list("ZONE").unwrap(), ["com"]);
     }
 
@@ -160,8 +157,20 @@ mod tests {
         let missing = params.required("APPLICATION").unwrap_err();
         assert_eq!(missing.code(), Code::MissingAttribute);
         assert!(missing.description().ends_with("; APPLICATION"));
-        assert!(params.int("LIMIT", 1, 10).unwrap_err().description().contains("LIMIT"));
-        assert!(params.flag("NEW").unwrap_err().description().contains("NEW"));
+        assert!(
+            params
+                .int("LIMIT", 1, 10)
+                .unwrap_err()
+                .description()
+                .contains("LIMIT")
+        );
+        assert!(
+            params
+                .flag("NEW")
+                .unwrap_err()
+                .description()
+                .contains("NEW")
+        );
         assert!(params.datetime("FROM").is_err());
         assert_eq!(
             parse_datetime("2020-08-28 17:00:00").unwrap().timestamp(),

@@ -169,7 +169,9 @@ mod tests {
     #[test]
     fn renders_the_documented_block() {
         let mut reply = Reply::success();
-        reply.push("application", "10700").push("STATUS", "REQUESTED");
+        reply
+            .push("application", "10700")
+            .push("STATUS", "REQUESTED");
         reply.push("application", "10701");
         let text = reply.render(0.004);
         assert_eq!(
@@ -183,14 +185,16 @@ mod tests {
     #[test]
     fn errors_carry_standard_text_and_a_short_detail() {
         let reply = Reply::error(Code::MissingAttribute, "DOMAIN");
-        assert_eq!(
-            reply.description(),
-            "Missing required attribute; DOMAIN"
-        );
+        assert_eq!(reply.description(), "Missing required attribute; DOMAIN");
         let long = Reply::error(Code::InvalidValue, "x\n".repeat(10_000));
         let text = long.render(0.0);
         assert!(text.len() < 500, "{}", text.len());
-        assert_eq!(text.lines().filter(|l| l.starts_with("description")).count(), 1);
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("description"))
+                .count(),
+            1
+        );
     }
 
     #[test]

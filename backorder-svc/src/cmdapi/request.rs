@@ -216,7 +216,8 @@ mod tests {
 
     #[test]
     fn keys_are_case_insensitive_and_spaces_around_equals_are_dropped() {
-        let body = "S_LOGIN=a&s_command=command+%3D+QueryDomainPendingDeleteList%0Azone0+%3D+com%0D%0A";
+        let body =
+            "S_LOGIN=a&s_command=command+%3D+QueryDomainPendingDeleteList%0Azone0+%3D+com%0D%0A";
         let request = parse(b"", body.as_bytes()).unwrap();
         assert_eq!(request.credentials.login.as_deref(), Some("a"));
         assert_eq!(

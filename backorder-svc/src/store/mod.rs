@@ -5,6 +5,7 @@
 pub mod auctions;
 pub mod catching;
 pub mod drop_list;
+pub mod logins;
 pub mod orders;
 mod postgres;
 mod sqlite;
@@ -200,6 +201,7 @@ pub trait Store:
     + orders::OrderStore
     + auctions::AuctionStore
     + catching::CatchStore
+    + logins::LoginStore
     + Send
     + Sync
     + std::fmt::Debug

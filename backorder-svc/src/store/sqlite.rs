@@ -70,3 +70,4 @@ include!("orders_sql.rs");
 include!("allocation_sql.rs");
 include!("auctions_sql.rs");
 include!("catching_sql.rs");
+include!("logins_sql.rs");

@@ -15,6 +15,7 @@ pub mod drop_list;
 pub mod error;
 pub mod events;
 pub mod idn;
+pub mod logins;
 pub mod operator;
 pub mod orders;
 

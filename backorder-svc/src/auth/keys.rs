@@ -1,8 +1,9 @@
 //! API keys: random secrets shown once, stored only as SHA-256 hashes (the secrets carry 256
 //! bits of entropy, so a slow password hash would add nothing), checked on every call.
 
+use super::AuthError;
 use crate::domain::account::Caller;
-use crate::store::{ApiKeyRecord, KeyRole, NewApiKey, SharedStore, StoreError};
+use crate::store::{ApiKeyRecord, KeyRole, NewApiKey, SharedStore};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -39,20 +40,6 @@ pub fn generate(
 
 pub fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    #[error("authorization: missing; send `authorization: Bearer <api key>`")]
-    Missing,
-    #[error("authorization: must be `Bearer <api key>`")]
-    Malformed,
-    #[error("authorization: unknown API key")]
-    Unknown,
-    #[error("authorization: the API key was revoked")]
-    Revoked,
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 /// Resolves the `authorization` header value to the caller.
