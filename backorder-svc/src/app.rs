@@ -7,7 +7,7 @@ use crate::clock::{ManualClock, SharedClock, SystemClock};
 use crate::config::{ClockKind, ServeArgs};
 use crate::supervision::{Part, Supervision};
 use crate::usecases::UseCases;
-use crate::{bootstrap, catcher, drop_list, lifecycle, server, store};
+use crate::{bootstrap, catcher, cmdapi, drop_list, lifecycle, server, store, test_environment};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -209,10 +209,56 @@ pub async fn serve(
         (None, Some(_)) => anyhow::bail!("--registry-login needs --registry-url"),
         _ => None,
     };
+    let test = test_environment::start(
+        &args,
+        database_url,
+        hooks.print_operator_key,
+        stopped.clone(),
+    )
+    .await?;
+    let http = match args.http_address()? {
+        Some(address) => Some(bind("--http-listen", address).await?),
+        None => None,
+    };
+    let test_grpc = match (&test, args.test_address()?) {
+        (Some(_), Some(address)) => Some(bind("--test-listen", address).await?),
+        _ => None,
+    };
     let uc = UseCases::new(store, clock, premium)
         .with_registry_url(args.registry_url)
         .with_supervision(Some(supervision))
         .with_clock_kind(Some(args.clock));
+    if let Some(listener) = http {
+        let api = cmdapi::CommandApi::new(uc.clone(), test.as_ref().map(|t| t.uc.clone()));
+        tracing::info!(
+            address = %listener.local_addr()?,
+            test_environment = test.is_some(),
+            "serving the command API (/api/call.cgi, /ote/api/call.cgi)"
+        );
+        let until = until_stopped(&stopped);
+        tokio::spawn(async move {
+            let served = axum::serve(listener, cmdapi::router(Arc::new(api)))
+                .with_graceful_shutdown(until)
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "the command API stopped");
+            }
+        });
+    }
+    if let (Some(test), Some(listener)) = (&test, test_grpc) {
+        tracing::info!(address = %listener.local_addr()?, "serving the test environment's gRPC API");
+        let served = server::run_with(
+            listener,
+            test.uc.clone(),
+            server::Options::default(),
+            until_stopped(&stopped),
+        );
+        tokio::spawn(async move {
+            if let Err(error) = served.await {
+                tracing::error!(%error, "the test environment's gRPC API stopped");
+            }
+        });
+    }
     let options = server::Options {
         health: Some(health),
     };
@@ -234,8 +280,14 @@ pub async fn serve(
     served
 }
 
+async fn bind(flag: &str, address: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|e| anyhow::anyhow!("{flag} {address}: {e}"))
+}
+
 /// The URL without its password, for logs.
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];

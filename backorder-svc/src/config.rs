@@ -231,7 +231,15 @@ pub struct ServeArgs {
     /// missing); `off`: no test environment.
     #[arg(long, env = "BACKORDER_TEST_DATABASE_URL", default_value = "auto")]
     pub test_database_url: String,
+
+    /// Address of the test environment's gRPC API (its own API keys, printed at its first
+    /// start), or `off`.
+    #[arg(long, env = "BACKORDER_TEST_LISTEN", default_value = DEFAULT_TEST_LISTEN)]
+    pub test_listen: String,
 }
+
+/// The test environment's default gRPC address.
+pub const DEFAULT_TEST_LISTEN: &str = "127.0.0.1:50061";
 
 /// The command API's default address.
 pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:50080";
@@ -239,14 +247,12 @@ pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:50080";
 impl ServeArgs {
     /// The command API's address, or None when it is `off`.
     pub fn http_address(&self) -> anyhow::Result<Option<SocketAddr>> {
-        match self.http_listen.trim() {
-            "off" => Ok(None),
-            text => text.parse().map(Some).map_err(|_| {
-                anyhow::anyhow!(
-                    "--http-listen: `{text}` is not an address like 127.0.0.1:50080 or `off`"
-                )
-            }),
-        }
+        optional_address("--http-listen", &self.http_listen)
+    }
+
+    /// The test environment's gRPC address, or None when it is `off`.
+    pub fn test_address(&self) -> anyhow::Result<Option<SocketAddr>> {
+        optional_address("--test-listen", &self.test_listen)
     }
 
     /// The test environment's database URL, or None when it is `off`.
@@ -293,6 +299,16 @@ impl ServeArgs {
             increments,
             ..Rules::default()
         })
+    }
+}
+
+/// An address, or None for `off`.
+fn optional_address(flag: &str, text: &str) -> anyhow::Result<Option<SocketAddr>> {
+    match text.trim() {
+        "off" => Ok(None),
+        text => text.parse().map(Some).map_err(|_| {
+            anyhow::anyhow!("{flag}: `{text}` is not an address like 127.0.0.1:50080 or `off`")
+        }),
     }
 }
 
@@ -404,6 +420,7 @@ impl Default for ServeArgs {
             catcher_registrars: Vec::new(),
             http_listen: DEFAULT_HTTP_LISTEN.into(),
             test_database_url: "auto".into(),
+            test_listen: DEFAULT_TEST_LISTEN.into(),
             catch_grace: chrono::Duration::hours(1),
             catcher_interval_ms: 250,
         }

@@ -21,6 +21,7 @@ pub mod lifecycle;
 pub mod server;
 pub mod store;
 pub mod supervision;
+pub mod test_environment;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod usecases;

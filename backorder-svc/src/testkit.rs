@@ -77,6 +77,14 @@ pub async fn serve(
     clock: crate::clock::SharedClock,
     registry_url: Option<String>,
 ) -> TestServer {
+    serve_with_use_cases(url, clock, registry_url).await.0
+}
+
+async fn serve_with_use_cases(
+    url: &str,
+    clock: crate::clock::SharedClock,
+    registry_url: Option<String>,
+) -> (TestServer, crate::usecases::UseCases) {
     let store = crate::store::connect(url)
         .await
         .expect("open the test database");
@@ -92,7 +100,7 @@ pub async fn serve(
         crate::usecases::UseCases::new(store.clone(), clock, None).with_registry_url(registry_url);
     tokio::spawn(crate::server::run_with(
         listener,
-        uc,
+        uc.clone(),
         crate::server::Options::default(),
         async {
             let _ = stopped.await;
@@ -103,12 +111,52 @@ pub async fn serve(
         .connect()
         .await
         .expect("connect to the test server");
-    TestServer {
+    let server = TestServer {
         channel,
         operator_key: first
             .operator_secret
             .expect("a new database prints its operator key"),
         store,
+        _shutdown: stop,
+    };
+    (server, uc)
+}
+
+/// Both environments, each with its gRPC server, and the command API over both on
+/// 127.0.0.1 port 0. Everything stops when dropped.
+#[derive(Debug)]
+pub struct Environments {
+    pub live: TestServer,
+    pub test: TestServer,
+    /// The command API's address (`/api/call.cgi`, `/ote/api/call.cgi`).
+    pub http: std::net::SocketAddr,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+pub async fn serve_environments(
+    live_url: &str,
+    test_url: &str,
+    clock: crate::clock::SharedClock,
+) -> Environments {
+    let (live, live_uc) = serve_with_use_cases(live_url, clock.clone(), None).await;
+    let (test, test_uc) = serve_with_use_cases(test_url, clock, None).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a port");
+    let http = listener.local_addr().expect("local address");
+    let api = crate::cmdapi::CommandApi::new(live_uc, Some(test_uc));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        axum::serve(listener, crate::cmdapi::router(std::sync::Arc::new(api)))
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Environments {
+        live,
+        test,
+        http,
         _shutdown: stop,
     }
 }

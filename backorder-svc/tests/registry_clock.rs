@@ -274,6 +274,10 @@ async fn health_and_status_show_a_part_that_is_not_working() {
         "registry",
         "--registry-url",
         &url,
+        "--http-listen",
+        "127.0.0.1:0",
+        "--test-database-url",
+        "off",
     ])
     .unwrap();
     let Some(Command::Serve(args)) = cli.command else {

@@ -96,6 +96,11 @@ impl ChildService {
             "registry".into(),
             "--registry-url".into(),
             self.options.registry_url.clone(),
+            // Tests run side by side: no fixed ports, no second database.
+            "--http-listen".into(),
+            "127.0.0.1:0".into(),
+            "--test-database-url".into(),
+            "off".into(),
         ];
         for registrar in &self.options.catcher_registrars {
             args.push("--catcher-registrar".into());

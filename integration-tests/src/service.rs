@@ -56,6 +56,11 @@ pub fn serve_args(options: &ServiceOptions) -> anyhow::Result<ParsedServe> {
             "registry",
             "--registry-url",
             &options.registry_url,
+            // Tests run side by side: no fixed ports, no second database.
+            "--http-listen",
+            "127.0.0.1:0",
+            "--test-database-url",
+            "off",
         ]
         .iter()
         .map(|s| s.to_string())

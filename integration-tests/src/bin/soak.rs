@@ -219,6 +219,10 @@ async fn main() -> anyhow::Result<()> {
             "serve",
             "--listen",
             &listen.to_string(),
+            "--http-listen",
+            "127.0.0.1:0",
+            "--test-database-url",
+            "off",
         ])
         .env_remove("DATABASE_URL")
         .env("RUST_LOG", "info")
