@@ -2,8 +2,10 @@
 //! their scheduler, the drop list, the catcher, allocation and private auctions, behind a
 //! gRPC API.
 //!
-//! Dependencies point one way: `api` -> `ledger`/`store` -> `domain`. `domain` holds pure
-//! rules; `store` persists them (SQLite or PostgreSQL); `api` parses, authorizes and maps.
+//! Dependencies point one way: adapters (`api`, the gRPC API) -> `usecases` -> the rules of
+//! `lifecycle`/`ledger`/`catcher`/`drop_list` -> `store` -> `domain`. `domain` holds pure
+//! values and rules; `store` persists them (SQLite or PostgreSQL); `usecases` does what the
+//! service does, for every adapter; `api` authenticates, parses, calls one use case, maps.
 
 pub mod api;
 pub mod app;

@@ -7,6 +7,7 @@ pub mod auction;
 pub mod catalog;
 pub mod drop_list;
 pub mod event;
+pub mod ledger;
 pub mod lifecycle;
 pub mod money;
 pub mod name;

@@ -2,12 +2,12 @@
 //! payment, default and settlement. The bidding rules live in `domain::auction`; every change
 //! here is one transaction with its ledger movements, audit rows and events.
 
+use super::LedgerError;
 use super::orders::OrderError;
 use super::{IdempotencyKey, StoreError, StoreResult};
 use crate::domain::account::AccountId;
 use crate::domain::auction::{Bid, Rules, Seat};
 use crate::domain::money::{Currency, Money};
-use crate::ledger::LedgerError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 

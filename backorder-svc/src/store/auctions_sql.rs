@@ -9,7 +9,7 @@ use super::auctions::{
     BidRecord, PaymentSource, SeatRecord,
 };
 use crate::domain::auction::{self, Bid, IncrementTable, Rules, Seat, Window, Winner};
-use crate::ledger::Payer;
+use crate::domain::ledger::Payer;
 
 /// The winner's time to pay (spec: 7 days), from the close or from the recompute after a
 /// default.

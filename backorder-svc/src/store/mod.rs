@@ -5,6 +5,7 @@
 pub mod auctions;
 pub mod catching;
 pub mod drop_list;
+mod ledger_error;
 pub mod logins;
 pub mod orders;
 mod postgres;
@@ -13,12 +14,13 @@ mod sqlite;
 use crate::domain::account::{Account, AccountId, AccountState, PriceTier};
 use crate::domain::catalog::{BackorderClass, Tld, TldName};
 use crate::domain::event::{Event, NewEvent};
+use crate::domain::ledger::snapshot::LedgerSnapshot;
+use crate::domain::ledger::{BalanceView, MovementRequest, Transfer, TransferKind};
 use crate::domain::money::{Currency, Money};
-use crate::ledger::invariants::LedgerSnapshot;
-use crate::ledger::{BalanceView, LedgerError, MovementRequest, Transfer, TransferKind};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 pub use drop_list::{DropListEntry, DropListStore};
+pub use ledger_error::LedgerError;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]

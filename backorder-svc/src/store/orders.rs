@@ -3,13 +3,13 @@
 //! exist, what the scheduler does when) live in `domain::lifecycle`; this layer refuses
 //! anything that table does not allow.
 
+use super::LedgerError;
 use super::{IdempotencyKey, StoreError, StoreResult};
 use crate::domain::account::AccountId;
 use crate::domain::catalog::BackorderClass;
 use crate::domain::lifecycle::{FailureReason, Schedule, Status, Step};
 use crate::domain::money::Money;
 use crate::domain::name::DomainName;
-use crate::ledger::LedgerError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;

@@ -5,19 +5,19 @@
 
 use super::{
     AccountChanges, AccountCreation, ApiKeyRecord, AuditEntry, AuditFilter, IdempotencyKey,
-    KeyRole, NewAccount, NewApiKey, PageRequest, Price, PriceFilter, PriceKey, Store,
+    KeyRole, LedgerError, NewAccount, NewApiKey, PageRequest, Price, PriceFilter, PriceKey, Store,
     TransferFilter,
 };
 use crate::clock::{from_micros, to_micros};
 use crate::domain::account::{Account, AccountId, AccountState, PriceTier};
 use crate::domain::catalog::{BackorderClass, Tld, TldName};
 use crate::domain::event::{Event, EventType, NewEvent};
-use crate::domain::money::{Currency, MAX_AMOUNT_MINOR, MAX_COUNTER_MINOR, Money};
-use crate::ledger::invariants::{JournalEntry, LedgerAccountRow, LedgerSnapshot, OrderHolds};
-use crate::ledger::{
-    BalanceView, Counters, HoldState, LedgerAccountKind, LedgerError, Movement, MovementRequest,
-    Transfer, TransferKind, client_ledger_name, counter_effects,
+use crate::domain::ledger::snapshot::{JournalEntry, LedgerAccountRow, LedgerSnapshot, OrderHolds};
+use crate::domain::ledger::{
+    BalanceView, Counters, HoldState, LedgerAccountKind, Movement, MovementRequest, Transfer,
+    TransferKind, client_ledger_name, counter_effects,
 };
+use crate::domain::money::{Currency, MAX_AMOUNT_MINOR, MAX_COUNTER_MINOR, Money};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row};
@@ -386,10 +386,10 @@ async fn book_ledger_account(
 
 async fn resolve_party(
     tx: &mut Tx,
-    party: crate::ledger::Party,
+    party: crate::domain::ledger::Party,
     currency: Currency,
 ) -> Result<LedgerAccount, LedgerError> {
-    use crate::ledger::Party;
+    use crate::domain::ledger::Party;
     let account = match party {
         Party::Client(id) => client_ledger_account(tx, id).await?,
         Party::Book(kind) => book_ledger_account(tx, kind, currency).await?,

@@ -186,3 +186,51 @@ pub fn idempotency(caller: &Caller, request_id: Option<String>) -> Option<Idempo
         request_id,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::account::{Access, Credential};
+
+    fn read_only(account: i64) -> Caller {
+        Caller::Account {
+            account_id: AccountId(account),
+            credential: Credential::Login("user!viewer".into()),
+            access: Access::ReadOnly,
+        }
+    }
+
+    #[test]
+    fn read_only_callers_may_not_write() {
+        assert!(matches!(
+            require_write(&read_only(7)),
+            Err(UseCaseError::PermissionDenied(_))
+        ));
+        assert!(require_write(&Caller::account_key(1, AccountId(7))).is_ok());
+        assert!(require_write(&Caller::Operator { key_id: 1 }).is_ok());
+    }
+
+    #[test]
+    fn an_account_caller_names_only_its_own_account() {
+        let caller = Caller::account_key(1, AccountId(7));
+        assert_eq!(account_in_scope(&caller, None), Ok(AccountId(7)));
+        assert_eq!(
+            account_in_scope(&caller, Some(AccountId(7))),
+            Ok(AccountId(7))
+        );
+        assert!(matches!(
+            account_in_scope(&caller, Some(AccountId(8))),
+            Err(UseCaseError::PermissionDenied(_))
+        ));
+        let operator = Caller::Operator { key_id: 1 };
+        assert!(matches!(
+            account_in_scope(&operator, None),
+            Err(UseCaseError::Invalid { .. })
+        ));
+        assert_eq!(listing_scope(&operator, None), Ok(None));
+        assert!(matches!(
+            require_operator(&caller),
+            Err(UseCaseError::PermissionDenied(_))
+        ));
+    }
+}
