@@ -81,6 +81,8 @@ pub fn with_default_command(
     argv
 }
 
+// Parsed once at start: the size of the serve flags costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the gRPC API (the default: its flags work without the `serve` word too).
