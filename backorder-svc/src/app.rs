@@ -147,24 +147,11 @@ pub async fn serve(
         );
     }
     if args.clock == ClockKind::System {
-        let interval = std::time::Duration::from_secs(args.scheduler_interval);
-        let (store, clock, supervision_, stopped_) = (
+        spawn_scheduler(
+            &supervision,
             store.clone(),
             clock.clone(),
-            supervision.clone(),
-            stopped.clone(),
-        );
-        supervision.spawn(
-            Part::Scheduler,
-            move || {
-                lifecycle::scheduler::run_every(
-                    store.clone(),
-                    clock.clone(),
-                    interval,
-                    supervision_.clone(),
-                    until_stopped(&stopped_),
-                )
-            },
+            args.scheduler_interval,
             stopped.clone(),
         );
     }
@@ -278,6 +265,34 @@ pub async fn serve(
         tracing::warn!("registry sessions not all logged out within 5 s; leaving them to time out");
     }
     served
+}
+
+/// The scheduler on the system clock: a pass every `interval_secs`, supervised, until stopped.
+pub fn spawn_scheduler(
+    supervision: &crate::supervision::SharedSupervision,
+    store: store::SharedStore,
+    clock: SharedClock,
+    interval_secs: u64,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let interval = std::time::Duration::from_secs(interval_secs);
+    let (supervision_, stopped_) = (supervision.clone(), stopped.clone());
+    supervision.spawn(
+        Part::Scheduler,
+        move || {
+            let mut stopped = stopped_.clone();
+            lifecycle::scheduler::run_every(
+                store.clone(),
+                clock.clone(),
+                interval,
+                supervision_.clone(),
+                async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                },
+            )
+        },
+        stopped,
+    );
 }
 
 async fn bind(flag: &str, address: std::net::SocketAddr) -> anyhow::Result<TcpListener> {

@@ -5,9 +5,9 @@
 
 use crate::clock::{ManualClock, SharedClock, SystemClock};
 use crate::config::{ClockKind, ServeArgs};
-use crate::supervision::{Part, Supervision};
+use crate::supervision::Supervision;
 use crate::usecases::UseCases;
-use crate::{bootstrap, lifecycle, store};
+use crate::{bootstrap, store};
 use sqlx::Connection;
 use std::sync::Arc;
 
@@ -51,27 +51,11 @@ pub async fn start(
     }
     let supervision = Supervision::new(clock.clone(), None);
     if args.clock == ClockKind::System {
-        let interval = std::time::Duration::from_secs(args.scheduler_interval);
-        let (store, clock, supervision_, stopped_) = (
+        crate::app::spawn_scheduler(
+            &supervision,
             store.clone(),
             clock.clone(),
-            supervision.clone(),
-            stopped.clone(),
-        );
-        supervision.spawn(
-            Part::Scheduler,
-            move || {
-                let mut stopped = stopped_.clone();
-                lifecycle::scheduler::run_every(
-                    store.clone(),
-                    clock.clone(),
-                    interval,
-                    supervision_.clone(),
-                    async move {
-                        let _ = stopped.wait_for(|stop| *stop).await;
-                    },
-                )
-            },
+            args.scheduler_interval,
             stopped,
         );
     }
