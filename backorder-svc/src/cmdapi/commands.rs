@@ -148,15 +148,11 @@ fn contacts(params: &BTreeMap<String, String>) -> Result<Option<Contacts>, Reply
 async fn add(uc: &UseCases, caller: &Caller, all: &BTreeMap<String, String>) -> Answer {
     let params = Params::new(all);
     let lite = params.flag("X-BACKORDER-LITE")?.unwrap_or(false);
+    // `X-BACKORDER-LITE=1` makes any order lite; otherwise CLASS says which.
     let class = match (params.optional("CLASS"), lite) {
-        (Some(text), _) => class(text)?,
-        (None, true) => BackorderClass::LiteBackorder,
+        (_, true) => BackorderClass::LiteBackorder,
+        (Some(text), false) => class(text)?,
         (None, false) => return Err(Reply::error(Code::MissingAttribute, "CLASS")),
-    };
-    let class = if lite {
-        BackorderClass::LiteBackorder
-    } else {
-        class
     };
     let domain = params.required("DOMAIN")?;
     DomainName::parse(domain).map_err(|error| {
