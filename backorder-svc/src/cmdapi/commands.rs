@@ -150,7 +150,8 @@ async fn add(uc: &UseCases, caller: &Caller, all: &BTreeMap<String, String>) -> 
     let lite = params.flag("X-BACKORDER-LITE")?.unwrap_or(false);
     // `X-BACKORDER-LITE=1` makes any order lite; otherwise CLASS says which.
     let class = match (params.optional("CLASS"), lite) {
-        (_, true) => BackorderClass::LiteBackorder,
+        (Some(text), true) => class(text).map(|_| BackorderClass::LiteBackorder)?,
+        (None, true) => BackorderClass::LiteBackorder,
         (Some(text), false) => class(text)?,
         (None, false) => return Err(Reply::error(Code::MissingAttribute, "CLASS")),
     };
