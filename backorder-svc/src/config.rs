@@ -29,11 +29,12 @@ pub struct Cli {
 }
 
 /// The words that name a command (or ask for help) where the command goes.
-const COMMAND_WORDS: [&str; 9] = [
+const COMMAND_WORDS: [&str; 10] = [
     "serve",
     "import-drop-list",
     "create-operator-key",
     "login",
+    "test-account",
     "help",
     "--help",
     "-h",
@@ -98,6 +99,44 @@ pub enum Command {
     /// Manage an account's logins for the HEXONET-compatible command API (docs/logins.md).
     #[command(subcommand)]
     Login(LoginCommand),
+    /// Test accounts of the test environment (HEXONET's OT&E, play money; docs/command-api.md).
+    #[command(subcommand)]
+    TestAccount(TestAccountCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TestAccountCommand {
+    /// Open a reseller's account in the test environment in one step: the account, its
+    /// login and its play money. The password is taken from BACKORDER_LOGIN_PASSWORD, or
+    /// read from standard input with --password-stdin, or else generated and printed once.
+    /// Run again with the same login, it finishes what an interruption left undone.
+    Open(TestAccountOpenArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TestAccountOpenArgs {
+    /// The account's display name (the reseller's company, say).
+    #[arg(long)]
+    pub name: String,
+    /// The reseller's login (3 to 64 of a-z, 0-9, `.`, `_`, `-`; stored lower-cased).
+    #[arg(long)]
+    pub login: String,
+    /// The account's currency (ISO 4217).
+    #[arg(long, default_value = "USD")]
+    pub currency: String,
+    /// Play money deposited at once, in the account's currency (`0` for none).
+    #[arg(long, default_value = "10000.00")]
+    pub play_money: String,
+    /// The account's price tier.
+    #[arg(long, default_value = crate::domain::account::PriceTier::DEFAULT)]
+    pub price_tier: String,
+    /// Read the password from standard input (its first line).
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// The test environment's database, as `serve` places it: `auto` (beside
+    /// --database-url) or a URL.
+    #[arg(long, env = "BACKORDER_TEST_DATABASE_URL", default_value = "auto")]
+    pub test_database_url: String,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -238,6 +277,34 @@ pub struct ServeArgs {
     /// start), or `off`.
     #[arg(long, env = "BACKORDER_TEST_LISTEN", default_value = DEFAULT_TEST_LISTEN)]
     pub test_listen: String,
+
+    /// The registry simulator the test environment races: its drop list is imported from
+    /// there and, with --test-catcher-registrar, its orders are caught there. None by
+    /// default: the test environment then takes orders and moves play money but catches
+    /// nothing. Never the live registry: the two environments must not compete.
+    #[arg(long, env = "BACKORDER_TEST_REGISTRY_URL")]
+    pub test_registry_url: Option<String>,
+
+    /// An accreditation of the test environment's catcher at --test-registry-url (the form of
+    /// --catcher-registrar). Repeat the flag for several; the environment variable takes a
+    /// comma-separated list.
+    #[arg(
+        long = "test-catcher-registrar",
+        env = "BACKORDER_TEST_CATCHER_REGISTRARS",
+        value_delimiter = ',',
+        value_parser = Accreditation::parse
+    )]
+    pub test_catcher_registrars: Vec<Accreditation>,
+
+    /// `REGISTRAR:PASSWORD` for premium checks at --test-registry-url.
+    #[arg(long, env = "BACKORDER_TEST_REGISTRY_LOGIN")]
+    pub test_registry_login: Option<String>,
+
+    /// The test environment's clock. By default the system clock when live runs on it,
+    /// otherwise a manual clock of its own (moved by the test environment's OperatorService);
+    /// `registry` follows the simulator at --test-registry-url.
+    #[arg(long, env = "BACKORDER_TEST_CLOCK", value_enum)]
+    pub test_clock: Option<ClockKind>,
 }
 
 /// The test environment's default gRPC address.
@@ -259,14 +326,106 @@ impl ServeArgs {
 
     /// The test environment's database URL, or None when it is `off`.
     pub fn test_database(&self, live: &str) -> anyhow::Result<Option<String>> {
-        match self.test_database_url.trim() {
-            "off" => Ok(None),
-            "auto" => beside(live).map(Some),
-            url if url == live => {
-                anyhow::bail!("--test-database-url: the test environment needs its own database")
+        test_database(&self.test_database_url, live)
+    }
+
+    /// How the live environment runs, its flags checked together.
+    pub fn live_settings(&self, database_url: &str) -> anyhow::Result<Settings> {
+        Ok(Settings {
+            environment: EnvironmentKind::Live,
+            database_url: database_url.to_string(),
+            clock: self.clock,
+            clock_start: self.clock_start,
+            registry: self.registry_settings(
+                "",
+                self.registry_url.as_ref(),
+                self.registry_login.as_ref(),
+                &self.catcher_registrars,
+                self.clock,
+            )?,
+            scheduler_interval: self.scheduler_interval,
+            auction_rules: self.auction_rules()?,
+        })
+    }
+
+    /// How the test environment runs, or None when it is `off`: its own database, clock and
+    /// (when configured) registry simulator; the intervals and auction rules are live's.
+    pub fn test_settings(&self, live_database_url: &str) -> anyhow::Result<Option<Settings>> {
+        let Some(database_url) = self.test_database(live_database_url)? else {
+            let configured = self.test_registry_url.is_some()
+                || !self.test_catcher_registrars.is_empty()
+                || self.test_registry_login.is_some()
+                || self.test_clock.is_some();
+            if configured {
+                anyhow::bail!(
+                    "--test-registry-url, --test-catcher-registrar, --test-registry-login and \
+                     --test-clock configure the test environment, which --test-database-url \
+                     off turns off"
+                );
             }
-            url => Ok(Some(url.to_string())),
+            return Ok(None);
+        };
+        if self.test_registry_url.is_some() && self.test_registry_url == self.registry_url {
+            anyhow::bail!(
+                "--test-registry-url: the test environment must not race at live's registry \
+                 (--registry-url); give it a simulator of its own"
+            );
         }
+        let clock = self.test_clock.unwrap_or(match self.clock {
+            ClockKind::System => ClockKind::System,
+            ClockKind::Manual | ClockKind::Registry => ClockKind::Manual,
+        });
+        Ok(Some(Settings {
+            environment: EnvironmentKind::Test,
+            database_url,
+            clock,
+            // A manual test clock starts where live's manual clock starts (or now).
+            clock_start: self.clock_start,
+            registry: self.registry_settings(
+                "test-",
+                self.test_registry_url.as_ref(),
+                self.test_registry_login.as_ref(),
+                &self.test_catcher_registrars,
+                clock,
+            )?,
+            scheduler_interval: self.scheduler_interval,
+            auction_rules: self.auction_rules()?,
+        }))
+    }
+
+    /// One environment's registry flags (`prefix` is `""` or `"test-"`), checked together.
+    fn registry_settings(
+        &self,
+        prefix: &str,
+        url: Option<&String>,
+        login: Option<&String>,
+        registrars: &[Accreditation],
+        clock: ClockKind,
+    ) -> anyhow::Result<Option<RegistrySettings>> {
+        let Some(url) = url else {
+            if !registrars.is_empty() {
+                anyhow::bail!(
+                    "--{prefix}catcher-registrar needs --{prefix}registry-url (the registry to catch at)"
+                );
+            }
+            if login.is_some() {
+                anyhow::bail!("--{prefix}registry-login needs --{prefix}registry-url");
+            }
+            if clock == ClockKind::Registry {
+                anyhow::bail!(
+                    "--{prefix}clock registry needs --{prefix}registry-url (the simulator to follow)"
+                );
+            }
+            return Ok(None);
+        };
+        Ok(Some(RegistrySettings {
+            url: url.clone(),
+            login: login.cloned(),
+            catcher_registrars: registrars.to_vec(),
+            catch_grace: self.catch_grace,
+            catcher_interval_ms: self.catcher_interval_ms,
+            drop_list_interval: self.drop_list_interval,
+        }))
     }
 
     /// The rules new auctions open with (length, soft close and start hour are the spec's).
@@ -301,6 +460,62 @@ impl ServeArgs {
             increments,
             ..Rules::default()
         })
+    }
+}
+
+/// How one environment (live or test) runs: everything `environment::start` needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub environment: EnvironmentKind,
+    pub database_url: String,
+    pub clock: ClockKind,
+    pub clock_start: Option<chrono::DateTime<chrono::Utc>>,
+    pub registry: Option<RegistrySettings>,
+    pub scheduler_interval: u64,
+    pub auction_rules: Rules,
+}
+
+/// Which environment: live, or the test environment (HEXONET's OT&E, play money).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EnvironmentKind {
+    #[default]
+    Live,
+    Test,
+}
+
+impl EnvironmentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Live => "live",
+            Self::Test => "test",
+        }
+    }
+}
+
+/// The registry an environment imports its drop list from and catches at.
+#[derive(Debug, Clone)]
+pub struct RegistrySettings {
+    pub url: String,
+    /// `REGISTRAR:PASSWORD` for premium checks.
+    pub login: Option<String>,
+    /// Without any, no catcher runs.
+    pub catcher_registrars: Vec<Accreditation>,
+    pub catch_grace: chrono::Duration,
+    pub catcher_interval_ms: u64,
+    /// Minutes between full drop-list imports.
+    pub drop_list_interval: u64,
+}
+
+/// The test environment's database for the `--test-database-url` setting, or None when it
+/// is `off`.
+pub fn test_database(setting: &str, live: &str) -> anyhow::Result<Option<String>> {
+    match setting.trim() {
+        "off" => Ok(None),
+        "auto" => beside(live).map(Some),
+        url if url == live => {
+            anyhow::bail!("--test-database-url: the test environment needs its own database")
+        }
+        url => Ok(Some(url.to_string())),
     }
 }
 
@@ -423,6 +638,10 @@ impl Default for ServeArgs {
             http_listen: DEFAULT_HTTP_LISTEN.into(),
             test_database_url: "auto".into(),
             test_listen: DEFAULT_TEST_LISTEN.into(),
+            test_registry_url: None,
+            test_catcher_registrars: Vec::new(),
+            test_registry_login: None,
+            test_clock: None,
             catch_grace: chrono::Duration::hours(1),
             catcher_interval_ms: 250,
         }

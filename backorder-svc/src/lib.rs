@@ -18,6 +18,7 @@ pub mod cmdapi;
 pub mod config;
 pub mod domain;
 pub mod drop_list;
+pub mod environment;
 pub mod ledger;
 pub mod lifecycle;
 pub mod server;

@@ -1,10 +1,15 @@
 //! `backorder-svc [serve] [FLAGS]`, `backorder-svc create-operator-key`,
-//! `backorder-svc import-drop-list` and `backorder-svc login set|delete|list`.
+//! `backorder-svc import-drop-list`, `backorder-svc login set|delete|list` and
+//! `backorder-svc test-account open`.
 
 use backorder_svc::clock::Clock;
 use backorder_svc::clock::{SharedClock, SystemClock};
-use backorder_svc::config::{Cli, Command, DropListFormat, ImportDropListArgs, LoginCommand};
-use backorder_svc::{app, auth, bootstrap, catalog, drop_list, server, store};
+use backorder_svc::config::{
+    Cli, Command, DropListFormat, ImportDropListArgs, LOGIN_PASSWORD_ENV, LoginCommand,
+    TestAccountCommand,
+};
+use backorder_svc::test_environment::cli::Password;
+use backorder_svc::{app, auth, bootstrap, catalog, drop_list, server, store, test_environment};
 use std::io::IsTerminal;
 use std::sync::Arc;
 
@@ -58,13 +63,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let password = match &command {
                 LoginCommand::Set(args) => Some(auth::cli::read_password(
                     args.password_stdin,
-                    std::env::var(backorder_svc::config::LOGIN_PASSWORD_ENV).ok(),
+                    std::env::var(LOGIN_PASSWORD_ENV).ok(),
                     &mut std::io::stdin().lock(),
                 )?),
                 _ => None,
             };
             let store = store::connect(&database_url).await?;
             let output = auth::cli::run(&store, command, password, SystemClock.now()).await?;
+            print!("{output}");
+            Ok(())
+        }
+        Command::TestAccount(TestAccountCommand::Open(args)) => {
+            let env = std::env::var(LOGIN_PASSWORD_ENV).ok();
+            let password = if args.password_stdin || env.is_some() {
+                Password::Given(auth::cli::read_password(
+                    args.password_stdin,
+                    env,
+                    &mut std::io::stdin().lock(),
+                )?)
+            } else {
+                Password::Generate
+            };
+            let output = test_environment::cli::open(&database_url, args, password).await?;
             print!("{output}");
             Ok(())
         }

@@ -140,6 +140,7 @@ pub async fn serve_environments(
 ) -> Environments {
     let (live, live_uc) = serve_with_use_cases(live_url, clock.clone(), None).await;
     let (test, test_uc) = serve_with_use_cases(test_url, clock, None).await;
+    let test_uc = test_uc.with_environment(crate::config::EnvironmentKind::Test);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a port");

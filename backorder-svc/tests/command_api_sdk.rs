@@ -96,6 +96,26 @@ async fn operator_setup(channel: &Channel, operator: &str, who: &str, deposit: &
     account.id
 }
 
+/// `backorder-svc test-account open` for the SDK suite's test-environment reseller.
+async fn open_test_account(live_url: &str, test_url: &str) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_backorder-svc"));
+    command
+        .args(["--database-url", live_url, "test-account", "open"])
+        .args([
+            "--test-database-url",
+            test_url,
+            "--name",
+            "Trial Reseller Ltd",
+        ])
+        .args(["--login", "Test.User", "--play-money", "500.00"])
+        .env("BACKORDER_LOGIN_PASSWORD", "test.passw0rd")
+        .env("RUST_LOG", "warn");
+    tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("run backorder-svc test-account open")
+}
+
 async fn set_login(
     channel: &Channel,
     operator: &str,
@@ -153,7 +173,7 @@ async fn run_suite(live_url: &str, test_url: &str) {
     };
     let clock: SharedClock = Arc::new(ManualClock::new("2026-12-01T00:00:00Z".parse().unwrap()));
     let envs: Environments = testkit::serve_environments(live_url, test_url, clock).await;
-    let (live, test) = (&envs.live, &envs.test);
+    let live = &envs.live;
     let funded = operator_setup(&live.channel, &live.operator_key, "funded", "1000.00").await;
     set_login(
         &live.channel,
@@ -183,16 +203,27 @@ async fn run_suite(live_url: &str, test_url: &str) {
         "poor-password",
     )
     .await;
-    let trial = operator_setup(&test.channel, &test.operator_key, "trial", "500.00").await;
-    set_login(
-        &test.channel,
-        &test.operator_key,
-        &trial,
-        "test.user",
-        "",
-        "test.passw0rd",
-    )
-    .await;
+    // The operator opens the reseller's test account in one command (the real binary).
+    let opened = open_test_account(live_url, test_url).await;
+    assert!(opened.status.success(), "{opened:?}");
+    let printed = String::from_utf8_lossy(&opened.stdout);
+    assert!(printed.contains("login:       test.user"), "{printed}");
+    assert!(
+        printed.contains("play money:  500.00 USD available"),
+        "{printed}"
+    );
+    assert!(
+        !printed.contains("test.passw0rd"),
+        "the password is never printed: {printed}"
+    );
+    // Once complete, a second run changes nothing and says why.
+    let again = open_test_account(live_url, test_url).await;
+    let error = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success(), "{again:?}");
+    assert!(
+        error.contains("test.user already belongs to test account"),
+        "{error}"
+    );
     drop_list(&live.channel, &live.operator_key).await;
 
     let base = format!("http://{}", envs.http);

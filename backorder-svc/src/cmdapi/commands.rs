@@ -681,6 +681,6 @@ fn user(caller: &Caller) -> String {
             ..
         } => login.split('!').next().unwrap_or_default().to_string(),
         Caller::Account { account_id, .. } => account_id.to_string(),
-        Caller::Operator { .. } => "operator".to_string(),
+        Caller::Operator { .. } | Caller::Shell => "operator".to_string(),
     }
 }

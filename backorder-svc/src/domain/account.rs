@@ -102,6 +102,9 @@ pub enum Caller {
     Operator {
         key_id: i64,
     },
+    /// The operator at the service's command line (`backorder-svc login ...`,
+    /// `backorder-svc test-account open`): whoever may run the binary against the database.
+    Shell,
     Account {
         account_id: AccountId,
         credential: Credential,
@@ -137,6 +140,7 @@ impl Caller {
     pub fn actor(&self) -> String {
         match self {
             Self::Operator { key_id } => format!("operator_key:{key_id}"),
+            Self::Shell => "cli".to_string(),
             Self::Account {
                 credential: Credential::ApiKey(key_id),
                 ..
@@ -151,7 +155,7 @@ impl Caller {
     /// Whether the caller may change anything (place, cancel, pay, bid, move money).
     pub fn may_write(&self) -> bool {
         match self {
-            Self::Operator { .. } => true,
+            Self::Operator { .. } | Self::Shell => true,
             Self::Account { access, .. } => *access == Access::Full,
         }
     }
@@ -159,13 +163,13 @@ impl Caller {
     /// The namespace of the caller's idempotency keys: two callers never collide.
     pub fn idempotency_scope(&self) -> String {
         match self {
-            Self::Operator { .. } => "operator".to_string(),
+            Self::Operator { .. } | Self::Shell => "operator".to_string(),
             Self::Account { account_id, .. } => format!("account:{account_id}"),
         }
     }
 
     pub fn is_operator(&self) -> bool {
-        matches!(self, Self::Operator { .. })
+        matches!(self, Self::Operator { .. } | Self::Shell)
     }
 }
 

@@ -122,7 +122,7 @@ fn seat_of(
     named: Option<i64>,
 ) -> UseCaseResult<Option<i64>> {
     let mine = |order: i64| match caller {
-        Caller::Operator { .. } => true,
+        Caller::Operator { .. } | Caller::Shell => true,
         Caller::Account { account_id, .. } => auction
             .seat(order)
             .is_some_and(|s| s.seat.account == *account_id),
@@ -140,7 +140,7 @@ fn seat_of(
                 UseCaseError::NotFound(message)
             })
         }
-        (None, Caller::Operator { .. }) => Ok(None),
+        (None, Caller::Operator { .. } | Caller::Shell) => Ok(None),
         (None, Caller::Account { .. }) => auction
             .seats
             .iter()

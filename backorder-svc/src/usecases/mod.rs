@@ -18,10 +18,11 @@ pub mod idn;
 pub mod logins;
 pub mod operator;
 pub mod orders;
+pub mod test_accounts;
 
 use crate::auth::AuthError;
 use crate::clock::SharedClock;
-use crate::config::ClockKind;
+use crate::config::{ClockKind, EnvironmentKind};
 use crate::domain::account::{AccountId, Caller};
 use crate::lifecycle::premium::RegistryPremiumCheck;
 use crate::store::{IdempotencyKey, SharedStore};
@@ -47,6 +48,8 @@ pub struct UseCases {
     supervision: Option<SharedSupervision>,
     /// The configured clock (`serve --clock`); None: told from the clock itself.
     clock_kind: Option<ClockKind>,
+    /// Live or the test environment (only the test environment opens test accounts).
+    environment: EnvironmentKind,
 }
 
 impl UseCases {
@@ -62,7 +65,14 @@ impl UseCases {
             registry_url: None,
             supervision: None,
             clock_kind: None,
+            environment: EnvironmentKind::Live,
         }
+    }
+
+    /// Which environment these use cases serve (live by default).
+    pub fn with_environment(mut self, environment: EnvironmentKind) -> Self {
+        self.environment = environment;
+        self
     }
 
     /// Drop-list imports from the registry read this feed (`serve --registry-url`).
@@ -120,8 +130,8 @@ pub fn account_in_scope(caller: &Caller, requested: Option<AccountId>) -> UseCas
         (Caller::Account { .. }, Some(_)) => Err(UseCaseError::PermissionDenied(
             "account_id: an account key may only name its own account".into(),
         )),
-        (Caller::Operator { .. }, Some(id)) => Ok(id),
-        (Caller::Operator { .. }, None) => Err(UseCaseError::invalid(
+        (Caller::Operator { .. } | Caller::Shell, Some(id)) => Ok(id),
+        (Caller::Operator { .. } | Caller::Shell, None) => Err(UseCaseError::invalid(
             "account_id",
             "is required when the operator calls",
         )),
@@ -135,7 +145,7 @@ pub fn listing_scope(
     requested: Option<AccountId>,
 ) -> UseCaseResult<Option<AccountId>> {
     match (caller, requested) {
-        (Caller::Operator { .. }, None) => Ok(None),
+        (Caller::Operator { .. } | Caller::Shell, None) => Ok(None),
         _ => account_in_scope(caller, requested).map(Some),
     }
 }
@@ -144,7 +154,7 @@ pub fn listing_scope(
 pub fn own_account(caller: &Caller) -> Option<AccountId> {
     match caller {
         Caller::Account { account_id, .. } => Some(*account_id),
-        Caller::Operator { .. } => None,
+        Caller::Operator { .. } | Caller::Shell => None,
     }
 }
 

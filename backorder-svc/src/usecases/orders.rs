@@ -282,7 +282,7 @@ impl UseCases {
 /// The operator sees every account's objects; an account caller its own.
 pub(crate) fn visible_to(caller: &Caller, owner: AccountId) -> bool {
     match caller {
-        Caller::Operator { .. } => true,
+        Caller::Operator { .. } | Caller::Shell => true,
         Caller::Account { account_id, .. } => *account_id == owner,
     }
 }
