@@ -835,4 +835,59 @@ mod tests {
             50080
         );
     }
+
+    #[test]
+    fn the_test_environment_gets_its_own_registry_and_clock() {
+        let live = "sqlite://x.db";
+        let error = |words: &[&str]| {
+            let Command::Serve(args) = parsed(words).unwrap().into_command() else {
+                panic!("serve expected");
+            };
+            args.test_settings(live).unwrap_err().to_string()
+        };
+        assert!(
+            error(&["--test-catcher-registrar", "ours-1:pw"])
+                .contains("--test-catcher-registrar needs --test-registry-url"),
+        );
+        assert!(error(&["--test-clock", "registry"]).contains("--test-clock registry needs"));
+        assert!(
+            error(&[
+                "--registry-url",
+                "http://127.0.0.1:1",
+                "--test-registry-url",
+                "http://127.0.0.1:1"
+            ])
+            .contains("must not race at live's registry")
+        );
+        assert!(
+            error(&[
+                "--test-database-url",
+                "off",
+                "--test-registry-url",
+                "http://127.0.0.1:2"
+            ])
+            .contains("turns off")
+        );
+        let Command::Serve(args) = parsed(&[
+            "--clock",
+            "manual",
+            "--test-registry-url",
+            "http://127.0.0.1:2",
+            "--test-catcher-registrar",
+            "ours-1:pw",
+        ])
+        .unwrap()
+        .into_command() else {
+            panic!("serve expected");
+        };
+        let test = args.test_settings(live).unwrap().unwrap();
+        assert_eq!(test.environment, EnvironmentKind::Test);
+        assert_eq!(test.database_url, "sqlite://x-ote.db");
+        assert_eq!(test.clock, ClockKind::Manual, "its own manual clock");
+        let registry = test.registry.unwrap();
+        assert_eq!(registry.url, "http://127.0.0.1:2");
+        assert_eq!(registry.catcher_registrars.len(), 1);
+        let live_settings = args.live_settings(live).unwrap();
+        assert!(live_settings.registry.is_none(), "live has none of it");
+    }
 }

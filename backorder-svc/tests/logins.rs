@@ -632,6 +632,153 @@ async fn grpc_set_and_delete(url: &str) {
     refused(authenticate_login(&app.store, "john!ro", PASSWORD, Utc::now()).await);
 }
 
+/// `test-account open`'s use case: the test environment only, everything checked before the
+/// first write, finished by a second run after an interruption, refused once complete.
+async fn test_accounts_open_once_and_finish_after_an_interruption(store: SharedStore) {
+    use backorder_svc::config::EnvironmentKind;
+    use backorder_svc::domain::money::Money;
+    use backorder_svc::usecases::accounts::{Booking, BookingKind};
+    use backorder_svc::usecases::test_accounts::OpenTestAccount;
+    use backorder_svc::usecases::{UseCaseError, UseCases};
+
+    let clock: SharedClock = Arc::new(SystemClock);
+    backorder_svc::bootstrap::first_start(&store, &clock)
+        .await
+        .unwrap();
+    let usd = Currency::parse("USD").unwrap();
+    let play_money = Money::parse_positive(usd, "500.00").unwrap();
+    let request = |login: &str| OpenTestAccount {
+        display_name: "Trial Ltd".into(),
+        price_tier: PriceTier::default_tier(),
+        login: login.into(),
+        password: PASSWORD.into(),
+        play_money,
+    };
+    let accounts = |uc: UseCases| async move {
+        let page = backorder_svc::store::PageRequest {
+            after: None,
+            limit: 100,
+        };
+        uc.list_accounts(&Caller::Shell, page).await.unwrap().1
+    };
+    let live = UseCases::new(store.clone(), clock, None);
+    let error = live
+        .open_test_account(&Caller::Shell, request("trial"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, UseCaseError::Refused(_)), "{error:?}");
+    let test = live.clone().with_environment(EnvironmentKind::Test);
+    let reseller = Caller::account_key(1, AccountId(1));
+    let error = test
+        .open_test_account(&reseller, request("trial"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, UseCaseError::PermissionDenied(_)),
+        "{error:?}"
+    );
+    for (bad, field) in [
+        (
+            OpenTestAccount {
+                password: "short".into(),
+                ..request("trial")
+            },
+            "password",
+        ),
+        (request("x"), "login"),
+        (
+            OpenTestAccount {
+                display_name: " ".into(),
+                ..request("trial")
+            },
+            "display_name",
+        ),
+    ] {
+        match test.open_test_account(&Caller::Shell, bad).await {
+            Err(UseCaseError::Invalid { field: named, .. }) => assert_eq!(named, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    assert_eq!(accounts(test.clone()).await, 0, "nothing written");
+
+    // Interrupted after the account and its play money, before the login (the steps the
+    // use case takes, with its request ids): a second run finishes the same account.
+    let begun = test
+        .create_account(
+            &Caller::Shell,
+            NewAccount {
+                display_name: "Trial Ltd".into(),
+                currency: usd,
+                price_tier: PriceTier::default_tier(),
+            },
+            Some("open-test-account:trial".into()),
+        )
+        .await
+        .unwrap();
+    test.book(
+        &Caller::Shell,
+        Booking {
+            account: begun.id,
+            kind: BookingKind::Deposit,
+            amount: play_money,
+            request_id: "open-test-account:trial:play-money".into(),
+            memo: "play money of a test account".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let opened = test
+        .open_test_account(&Caller::Shell, request("Trial"))
+        .await
+        .unwrap();
+    assert_eq!(opened.account.id, begun.id);
+    assert_eq!(opened.login, "trial");
+    assert_eq!(opened.balance.balance, play_money, "the play money once");
+    let caller = authenticate_login(&store, "trial", PASSWORD, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(login_of(&caller), ("trial", Access::Full));
+
+    // Complete: a second run refuses and changes nothing.
+    match test
+        .open_test_account(&Caller::Shell, request("trial"))
+        .await
+    {
+        Err(UseCaseError::AlreadyExists { field, rule }) => {
+            assert_eq!(field, "login");
+            assert!(rule.contains("already belongs to test account"), "{rule}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(accounts(test.clone()).await, 1);
+    let balance = test.balance(&Caller::Shell, Some(begun.id)).await.unwrap();
+    assert_eq!(balance.view.balance, play_money);
+
+    // Begun with other details: said in the operator's terms, nothing more written.
+    test.create_account(
+        &Caller::Shell,
+        NewAccount {
+            display_name: "Another Name".into(),
+            currency: usd,
+            price_tier: PriceTier::default_tier(),
+        },
+        Some("open-test-account:trial2".into()),
+    )
+    .await
+    .unwrap();
+    match test
+        .open_test_account(&Caller::Shell, request("trial2"))
+        .await
+    {
+        Err(UseCaseError::AlreadyExists { field, rule }) => {
+            assert_eq!(field, "login");
+            assert!(rule.contains("begun with other details"), "{rule}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(accounts(test).await, 2);
+}
+
 macro_rules! login_suite {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -677,4 +824,5 @@ login_suite!(
     closed_accounts_are_refused,
     bad_input_is_refused_naming_the_field,
     the_cli_sets_lists_and_deletes,
+    test_accounts_open_once_and_finish_after_an_interruption,
 );
