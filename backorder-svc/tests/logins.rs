@@ -343,6 +343,14 @@ async fn sessions_start_slide_expire_and_end(store: SharedStore) {
         Err(AuthError::SessionNotFound)
     ));
     session_caller(&store, &b, at(61.0)).await.unwrap();
+    // Starting a session purges the expired ones too: the table does not grow with them.
+    start_session(&store, &caller, Some(60), at(100.0))
+        .await
+        .unwrap();
+    start_session(&store, &caller, Some(60), at(200.0))
+        .await
+        .unwrap();
+    assert_eq!(purge_expired_sessions(&store, at(200.0)).await.unwrap(), 0);
 
     // A new password ends the login's sessions; deleting the login too.
     set(

@@ -53,6 +53,9 @@ pub async fn start_session(
         .filter(|r| r.summary.account_id == *account_id)
         .filter(|r| r.account_state != AccountState::Closed)
         .ok_or(AuthError::LoginFailed)?;
+    // Expired sessions go as new ones come (an indexed delete): the table holds no more than
+    // the sessions started within the longest idle timeout and still in use.
+    purge_expired_sessions(store, now).await?;
     let mut bytes = [0u8; 32];
     // The thread RNG is a CSPRNG seeded from the operating system.
     rand::rng().fill_bytes(&mut bytes);
