@@ -675,11 +675,10 @@ fn order_properties(reply: &mut Reply, order: &Backorder, caller: &Caller) {
 }
 
 fn user(caller: &Caller) -> String {
+    if let Some(user) = caller.login_user() {
+        return user.to_string();
+    }
     match caller {
-        Caller::Account {
-            credential: crate::domain::account::Credential::Login(login),
-            ..
-        } => login.split('!').next().unwrap_or_default().to_string(),
         Caller::Account { account_id, .. } => account_id.to_string(),
         Caller::Operator { .. } | Caller::Shell => "operator".to_string(),
     }

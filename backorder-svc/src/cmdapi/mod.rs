@@ -123,16 +123,9 @@ async fn dispatch(use_cases: &UseCases, request: &CommandRequest) -> Reply {
 }
 
 fn is_own_login(caller: &Caller, user: &str) -> bool {
-    match caller {
-        Caller::Account {
-            credential: crate::domain::account::Credential::Login(login),
-            ..
-        } => {
-            let own = login.split('!').next().unwrap_or_default();
-            user.eq_ignore_ascii_case(own)
-        }
-        _ => false,
-    }
+    caller
+        .login_user()
+        .is_some_and(|own| user.eq_ignore_ascii_case(own))
 }
 
 async fn authenticate(use_cases: &UseCases, request: &CommandRequest) -> Result<Caller, Reply> {

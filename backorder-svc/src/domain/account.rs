@@ -168,6 +168,17 @@ impl Caller {
         }
     }
 
+    /// The login's user name without its role (`john` for `john!ro`), for login callers.
+    pub fn login_user(&self) -> Option<&str> {
+        match self {
+            Self::Account {
+                credential: Credential::Login(login),
+                ..
+            } => login.split('!').next(),
+            _ => None,
+        }
+    }
+
     pub fn is_operator(&self) -> bool {
         matches!(self, Self::Operator { .. } | Self::Shell)
     }
