@@ -278,10 +278,27 @@ async fn sessions_start_slide_expire_and_end(store: SharedStore) {
     assert_eq!(session.expires_at, at(600.0));
     let used = session_caller(&store, &secret, at(599.0)).await.unwrap();
     assert_eq!(used, caller, "the same caller: john!ro, read-only");
+    let expires_at = |secret: String| {
+        let store = store.clone();
+        async move {
+            store
+                .find_command_session(&auth::sessions::session_hash(&secret))
+                .await
+                .unwrap()
+                .unwrap()
+                .expires_at
+        }
+    };
+    // A use promises `now + 600 s`; the write adds a tenth, so uses in the next 60 s write
+    // nothing.
+    assert_eq!(expires_at(secret.clone()).await, at(1259.0));
+    session_caller(&store, &secret, at(650.0)).await.unwrap();
+    assert_eq!(expires_at(secret.clone()).await, at(1259.0), "not written");
     session_caller(&store, &secret, at(1100.0)).await.unwrap();
-    // Idle from 1100 s: expired at 1700 s, and deleted then.
+    assert_eq!(expires_at(secret.clone()).await, at(1760.0));
+    // Idle from 1100 s: never cut short of 1700 s; expired at 1760 s, and deleted then.
     assert!(matches!(
-        session_caller(&store, &secret, at(1700.0)).await,
+        session_caller(&store, &secret, at(1760.0)).await,
         Err(AuthError::SessionNotFound)
     ));
     assert!(matches!(
@@ -315,8 +332,9 @@ async fn sessions_start_slide_expire_and_end(store: SharedStore) {
         .await
         .unwrap();
     session_caller(&store, &short, at(59.0)).await.unwrap();
+    // Used at 59 s: alive until 59 + 66 s.
     assert!(matches!(
-        session_caller(&store, &short, at(119.0)).await,
+        session_caller(&store, &short, at(125.0)).await,
         Err(AuthError::SessionNotFound)
     ));
 

@@ -185,7 +185,7 @@ pub trait LoginStore {
     ) -> StoreResult<CommandSession>;
     /// The session with this secret hash, expired or not (with its account's state).
     async fn find_command_session(&self, id_hash: &str) -> StoreResult<Option<CommandSession>>;
-    /// A use of the session: its expiry moves to `now + idle_timeout` (never backwards).
+    /// A use of the session: its expiry moves to `now + 1.1 * idle_timeout` (never backwards).
     /// None (and nothing changed) when it is unknown or expired at `now`.
     async fn touch_command_session(
         &self,

@@ -385,12 +385,13 @@ mod logins_sql {
             id_hash: &str,
             now: DateTime<Utc>,
         ) -> StoreResult<Option<DateTime<Utc>>> {
-            // The timeout is at most a day: `now + idle_timeout * 10^6` stays far from the
-            // BIGINT range for any time the clock allows (years 0000 to 9999).
+            // The new expiry is `now` plus 1.1 times the timeout (in microseconds: the slack
+            // spares the writes of the next uses). The timeout is at most a day, so it stays
+            // far from the BIGINT range for any time the clock allows (years 0000 to 9999).
             let row = sqlx::query(
                 "UPDATE command_sessions SET expires_at = CASE \
-                 WHEN $2 + idle_timeout * CAST(1000000 AS BIGINT) > expires_at \
-                 THEN $2 + idle_timeout * CAST(1000000 AS BIGINT) ELSE expires_at END \
+                 WHEN $2 + idle_timeout * CAST(1100000 AS BIGINT) > expires_at \
+                 THEN $2 + idle_timeout * CAST(1100000 AS BIGINT) ELSE expires_at END \
                  WHERE id_hash = $1 AND expires_at > $2 RETURNING expires_at",
             )
             .bind(id_hash)
