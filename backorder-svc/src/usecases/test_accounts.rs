@@ -78,8 +78,8 @@ impl UseCases {
             return Err(UseCaseError::AlreadyExists {
                 field: "login".into(),
                 rule: format!(
-                    "{} already belongs to test account {}; change its password with \
-                     `login set`, add play money with a deposit",
+                    "{} already belongs to test account {}; its password is changed with \
+                     `login set` on the test database, play money added with a deposit",
                     login.login, existing.summary.account_id
                 ),
             });
