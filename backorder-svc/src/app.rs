@@ -1,7 +1,7 @@
 //! The service as `backorder-svc serve` runs it: the live environment and the test
 //! environment (each its storage, clock, drop-list feed, scheduler or registry clock, and
-//! catcher: `environment.rs`), the gRPC servers and the command API, wired together. A library function, so the end-to-end harness runs exactly the production wiring
-//! in-process.
+//! catcher: `environment.rs`), the gRPC servers and the command API, wired together. A
+//! library function, so the end-to-end harness runs exactly the production wiring in-process.
 
 use crate::config::ServeArgs;
 use crate::environment::{self, until_stopped};
