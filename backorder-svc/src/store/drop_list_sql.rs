@@ -146,22 +146,8 @@ mod drop_list_sql {
                 push_keyword(qb, keyword, label.keyword_match);
             }
             qb.push(")");
-            // SQLite: ANY keywords are served by the trigram index (migration 0008), which
-            // narrows the rows to those holding the keywords' trigrams; the exact condition
-            // above stays, so the result is the same as a scan. BEGIN and END are index
-            // ranges already. PostgreSQL's planner uses its trigram index for the LIKE
-            // conditions themselves.
-            if BACKEND == Backend::Sqlite && label.keyword_match == KeywordMatch::Any {
-                let keywords = label.keywords.iter().map(Keyword::as_str);
-                if let Some(fts) = fts_match(keywords, label.catenation == Catenation::Or) {
-                    qb.push(
-                        " AND id IN (SELECT rowid FROM drop_list_fts WHERE drop_list_fts MATCH ",
-                    )
-                    .push_bind(fts)
-                    .push(")");
-                }
-            }
         }
+        push_index_narrowing(qb, query);
         if !label.zones.is_empty() {
             push_list(qb, "zone", &label.zones);
         }
@@ -220,6 +206,54 @@ mod drop_list_sql {
         }
         if !query.scores.is_empty() {
             push_list(qb, "score", &query.scores);
+        }
+    }
+
+    /// Conditions that only let an index narrow the rows; the exact conditions (keywords
+    /// in `push_keyword`, the regular expression in Rust) are applied as well, so the result
+    /// is the same as a scan's.
+    ///
+    /// SQLite: ANY keywords and the regular expression's required literals of 3+ characters
+    /// become an FTS5 query on the trigram index (migration 0008); BEGIN and END keywords are
+    /// index ranges already. PostgreSQL: the planner uses its trigram index for the keywords'
+    /// LIKE conditions itself; the required literals are added as LIKE conditions for it.
+    fn push_index_narrowing(qb: &mut QueryBuilder<Db>, query: &DropQuery) {
+        let label = &query.label;
+        let literals: Vec<String> = query
+            .regexp
+            .as_ref()
+            .map(|regex| regex.required_literals())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|literal| literal.chars().count() >= 3)
+            .collect();
+        match BACKEND {
+            Backend::Sqlite => {
+                let mut parts = Vec::new();
+                if label.keyword_match == KeywordMatch::Any {
+                    let keywords = label.keywords.iter().map(Keyword::as_str);
+                    if let Some(fts) = fts_match(keywords, label.catenation == Catenation::Or) {
+                        parts.push(format!("({fts})"));
+                    }
+                }
+                if let Some(fts) = fts_match(literals.iter().map(String::as_str), false) {
+                    parts.push(fts);
+                }
+                if !parts.is_empty() {
+                    qb.push(
+                        " AND id IN (SELECT rowid FROM drop_list_fts WHERE drop_list_fts MATCH ",
+                    )
+                    .push_bind(parts.join(" AND "))
+                    .push(")");
+                }
+            }
+            // Literals hold only letters, digits and hyphens: no LIKE wildcards.
+            Backend::Postgres => {
+                for literal in literals {
+                    qb.push(" AND label LIKE ")
+                        .push_bind(format!("%{literal}%"));
+                }
+            }
         }
     }
 
