@@ -7,6 +7,7 @@ use super::source::{FileError, FileFormat, LineParse, SourceLine};
 use crate::domain::drop_list::DropName;
 use crate::domain::lifecycle::{self, MAX_LEAD};
 use crate::store::StoreError;
+use crate::store::drop_list::BatchOutcome;
 use crate::store::{DropListEntry, PageRequest, SharedStore, StoreResult};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{HashMap, HashSet};
@@ -159,6 +160,11 @@ struct Run<'a> {
     in_batch: HashMap<String, usize>,
     progress: &'a mut (dyn FnMut(&ImportReport) + Send),
     last_progress: Option<Instant>,
+    /// The batch being written while the next one is validated: names are checked (IDNA,
+    /// the suffix list, the score) on this task while the database writes the previous
+    /// batch. One batch at most is in flight, so memory stays at two batches and batches
+    /// commit in file order.
+    writing: Option<tokio::task::JoinHandle<StoreResult<BatchOutcome>>>,
 }
 
 impl Run<'_> {
@@ -206,17 +212,33 @@ impl Run<'_> {
         }
     }
 
+    /// Starts writing the batch once the one before it has been written.
     async fn flush(&mut self) -> StoreResult<()> {
+        self.finish_writing().await?;
         if !self.batch.is_empty() {
-            let outcome = self.store.upsert_drop_batch(&self.batch, self.now).await?;
+            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+            self.in_batch.clear();
+            let store = self.store.clone();
+            let now = self.now;
+            self.writing = Some(tokio::spawn(async move {
+                store.upsert_drop_batch(&batch, now).await
+            }));
+        }
+        Ok(())
+    }
+
+    /// Waits for the batch in flight and counts what it did.
+    async fn finish_writing(&mut self) -> StoreResult<()> {
+        if let Some(writing) = self.writing.take() {
+            let outcome = writing
+                .await
+                .map_err(|error| StoreError::Corrupt(format!("batch writer failed: {error}")))??;
             self.report.inserted += outcome.inserted;
             self.report.updated += outcome.updated;
             self.report.unchanged += outcome.unchanged;
             self.report.alert_events += outcome.alert_events;
-            self.batch.clear();
-            self.in_batch.clear();
+            self.progress(false);
         }
-        self.progress(false);
         Ok(())
     }
 }
@@ -322,12 +344,21 @@ async fn import_from(
         in_batch: HashMap::new(),
         progress,
         last_progress: None,
+        writing: None,
     };
     run.progress(true);
     let mut seen: HashSet<String> = HashSet::new();
     let mut zones_seen: HashSet<String> = HashSet::new();
     while let Some(line) = lines.next().await {
-        let line = line?;
+        let line = match line {
+            Ok(line) => line,
+            Err(error) => {
+                // The batch in flight is complete on its own: let it land before the
+                // import reports the failure, as the batches before it did.
+                run.finish_writing().await?;
+                return Err(error.into());
+            }
+        };
         run.report.processed += 1;
         match &line.parse {
             LineParse::Entry {
@@ -353,6 +384,7 @@ async fn import_from(
         }
     }
     run.flush().await?;
+    run.finish_writing().await?;
     let zones = match scope {
         Scope::Partial => None,
         Scope::Full(zones) => Some(zones),
