@@ -360,6 +360,8 @@ async fn import_from(
             }
         };
         run.report.processed += 1;
+        // Lines advance while a batch is written: progress stays live with large batches.
+        run.progress(false);
         match &line.parse {
             LineParse::Entry {
                 domain,
