@@ -19,10 +19,12 @@ use tokio::sync::mpsc;
 /// rewrites each index page it touched, and random names touch pages all over the indexes,
 /// so fewer, larger commits cut the write volume of a big import several times over:
 /// 1,000 rows a transaction imported 1,000,000 rows on SQLite in 523 s, 10,000 in 141 s,
-/// 50,000 (with a large page cache while a batch is written) in the figures of
-/// docs/drop-list.md. A batch is what the import holds in memory (about 15 MB at 50,000
-/// rows) and how long it holds the write lock (a few seconds on SQLite).
-pub const BATCH: usize = 50_000;
+/// 100,000 (with a large page cache while a batch is written) in the figures of
+/// docs/drop-list.md; on SQLite each commit writes nearly every leaf page of the five
+/// indexes, so the write volume falls with the number of commits. A batch is what the
+/// import holds in memory (about 30 MB at 100,000 rows; two with the one being written) and
+/// how long it holds the write lock (a few seconds on SQLite).
+pub const BATCH: usize = 100_000;
 /// An import that changed at least this many rows refreshes the planner's statistics at
 /// its end; small changes leave the distributions as they were.
 pub const ANALYZE_AFTER: u64 = 1_000;
