@@ -6,7 +6,8 @@
 //! with a large page cache for the length of the batch's transaction.
 //!
 //! `drop_list_sql.rs` is compiled for both backends and calls these through
-//! `DropListBulk`, implemented for each driver's connection type.
+//! `DropListBulk`, implemented for each driver's connection type. `fts_match` builds the
+//! queries of SQLite's trigram index (migration 0008).
 
 use crate::clock::to_micros;
 use crate::domain::drop_list::query::shuffle_key;
