@@ -7,6 +7,7 @@ use super::source::{FileError, FileFormat, LineParse, SourceLine};
 use crate::domain::drop_list::DropName;
 use crate::domain::lifecycle::{self, MAX_LEAD};
 use crate::store::StoreError;
+use crate::store::drop_list::BatchOutcome;
 use crate::store::{DropListEntry, PageRequest, SharedStore, StoreResult};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{HashMap, HashSet};
@@ -14,11 +15,19 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
 
-/// Rows per transaction (written 1,000 per statement). Every commit rewrites each index page
-/// it touched, and random names touch pages all over the indexes, so fewer, larger commits
-/// cut the write volume of a big import several times over; 10,000 still keeps progress live
-/// and a write lock short (well under a second).
-pub const BATCH: usize = 10_000;
+/// Rows per transaction (SQLite: 1,000 per statement; PostgreSQL: one COPY). Every commit
+/// rewrites each index page it touched, and random names touch pages all over the indexes,
+/// so fewer, larger commits cut the write volume of a big import several times over:
+/// 1,000 rows a transaction imported 1,000,000 rows on SQLite in 523 s, 10,000 in 141 s,
+/// 100,000 (with a large page cache while a batch is written) in the figures of
+/// docs/drop-list.md; on SQLite each commit writes nearly every leaf page of the five
+/// indexes, so the write volume falls with the number of commits. A batch is what the
+/// import holds in memory (about 30 MB at 100,000 rows; two with the one being written) and
+/// how long it holds the write lock (a few seconds on SQLite).
+pub const BATCH: usize = 100_000;
+/// An import that changed at least this many rows refreshes the planner's statistics at
+/// its end; small changes leave the distributions as they were.
+pub const ANALYZE_AFTER: u64 = 1_000;
 /// Bad lines reported in full; the rest are only counted.
 pub const MAX_REPORTED_ERRORS: usize = 100;
 /// Interim progress at most this often (the first and the last are always reported).
@@ -153,6 +162,11 @@ struct Run<'a> {
     in_batch: HashMap<String, usize>,
     progress: &'a mut (dyn FnMut(&ImportReport) + Send),
     last_progress: Option<Instant>,
+    /// The batch being written while the next one is validated: names are checked (IDNA,
+    /// the suffix list, the score) on this task while the database writes the previous
+    /// batch. One batch at most is in flight, so memory stays at two batches and batches
+    /// commit in file order.
+    writing: Option<tokio::task::JoinHandle<StoreResult<BatchOutcome>>>,
 }
 
 impl Run<'_> {
@@ -200,17 +214,33 @@ impl Run<'_> {
         }
     }
 
+    /// Starts writing the batch once the one before it has been written.
     async fn flush(&mut self) -> StoreResult<()> {
+        self.finish_writing().await?;
         if !self.batch.is_empty() {
-            let outcome = self.store.upsert_drop_batch(&self.batch, self.now).await?;
+            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+            self.in_batch.clear();
+            let store = self.store.clone();
+            let now = self.now;
+            self.writing = Some(tokio::spawn(async move {
+                store.upsert_drop_batch(&batch, now).await
+            }));
+        }
+        Ok(())
+    }
+
+    /// Waits for the batch in flight and counts what it did.
+    async fn finish_writing(&mut self) -> StoreResult<()> {
+        if let Some(writing) = self.writing.take() {
+            let outcome = writing
+                .await
+                .map_err(|error| StoreError::Corrupt(format!("batch writer failed: {error}")))??;
             self.report.inserted += outcome.inserted;
             self.report.updated += outcome.updated;
             self.report.unchanged += outcome.unchanged;
             self.report.alert_events += outcome.alert_events;
-            self.batch.clear();
-            self.in_batch.clear();
+            self.progress(false);
         }
-        self.progress(false);
         Ok(())
     }
 }
@@ -316,13 +346,24 @@ async fn import_from(
         in_batch: HashMap::new(),
         progress,
         last_progress: None,
+        writing: None,
     };
     run.progress(true);
     let mut seen: HashSet<String> = HashSet::new();
     let mut zones_seen: HashSet<String> = HashSet::new();
     while let Some(line) = lines.next().await {
-        let line = line?;
+        let line = match line {
+            Ok(line) => line,
+            Err(error) => {
+                // The batch in flight is complete on its own: let it land before the
+                // import reports the failure, as the batches before it did.
+                run.finish_writing().await?;
+                return Err(error.into());
+            }
+        };
         run.report.processed += 1;
+        // Lines advance while a batch is written: progress stays live with large batches.
+        run.progress(false);
         match &line.parse {
             LineParse::Entry {
                 domain,
@@ -347,6 +388,7 @@ async fn import_from(
         }
     }
     run.flush().await?;
+    run.finish_writing().await?;
     let zones = match scope {
         Scope::Partial => None,
         Scope::Full(zones) => Some(zones),
@@ -363,6 +405,14 @@ async fn import_from(
             .map(|(domain, _)| domain)
             .collect();
         run.report.removed = store.mark_drop_removed(&gone, now).await?;
+    }
+    let changed = run.report.inserted + run.report.updated + run.report.removed;
+    if changed >= ANALYZE_AFTER {
+        // Statistics only steer plans: an import that wrote its rows has succeeded even
+        // when they cannot be refreshed now (autovacuum or the next import will).
+        if let Err(error) = store.refresh_drop_list_statistics().await {
+            tracing::warn!(%error, "drop list: statistics not refreshed after the import");
+        }
     }
     run.progress(true);
     Ok(run.report)

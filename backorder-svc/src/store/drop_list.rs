@@ -99,6 +99,11 @@ pub trait DropListStore: Send + Sync + std::fmt::Debug {
     /// are left alone: they dropped. Returns how many rows changed.
     async fn mark_drop_removed(&self, domains: &[String], now: DateTime<Utc>) -> StoreResult<u64>;
 
+    /// Refreshes the planner's statistics of the list after a bulk change (PostgreSQL
+    /// `ANALYZE` and the trigram index's pending list merged; SQLite `ANALYZE`), so no query
+    /// plan waits for autovacuum or runs on the statistics of an empty table.
+    async fn refresh_drop_list_statistics(&self) -> StoreResult<()>;
+
     /// The searchable names (domain, zone): listed and dropping after `now`.
     async fn listed_drop_domains(&self, now: DateTime<Utc>) -> StoreResult<Vec<(String, String)>>;
 

@@ -5,6 +5,7 @@
 pub mod auctions;
 pub mod catching;
 pub mod drop_list;
+mod drop_list_bulk;
 mod ledger_error;
 pub mod logins;
 pub mod orders;

@@ -92,6 +92,97 @@ impl LabelRegex {
     pub fn pattern(&self) -> &str {
         &self.pattern
     }
+
+    /// Runs of letters, digits and hyphens that every match must contain, found by a
+    /// conservative reading of the pattern: only the top level (outside groups and classes)
+    /// counts, a character followed by a quantifier is optional, and a pattern with a
+    /// top-level alternation, inline flags or anything unclear gives none. The store uses
+    /// the runs of 3+ characters to narrow the rows through the trigram indexes; the
+    /// expression itself is still checked on every row, so a run missed costs speed, never a
+    /// row. Runs are what `Keyword` accepts (no LIKE wildcards).
+    pub fn required_literals(&self) -> Vec<String> {
+        required_literals(&self.pattern)
+    }
+}
+
+fn required_literals(pattern: &str) -> Vec<String> {
+    if pattern.contains("(?") {
+        return Vec::new();
+    }
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut runs = Vec::new();
+    let mut run = String::new();
+    let mut depth = 0usize;
+    let mut i = 0;
+    // Ends the current run; `optional_last`: the run's last character was quantified.
+    let end_run = |run: &mut String, runs: &mut Vec<String>, optional_last: bool| {
+        if optional_last {
+            run.pop();
+        }
+        if !run.is_empty() {
+            runs.push(std::mem::take(run));
+        }
+        run.clear();
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' => {
+                // An escape (`\.`, `\d`, `\x41`, `\p{L}`...): skip it and the letters and
+                // digits after it, which may be part of it.
+                end_run(&mut run, &mut runs, false);
+                i += 2;
+                while i < chars.len() && chars[i].is_alphanumeric() {
+                    i += 1;
+                }
+                continue;
+            }
+            '[' => {
+                end_run(&mut run, &mut runs, false);
+                // Skip the class: up to the first `]` that is not its first character;
+                // a nested class or an escape inside makes the reading unclear.
+                let mut j = i + 1;
+                if chars.get(j) == Some(&'^') {
+                    j += 1;
+                }
+                if chars.get(j) == Some(&']') {
+                    j += 1;
+                }
+                while j < chars.len() && chars[j] != ']' {
+                    if chars[j] == '[' || chars[j] == '\\' {
+                        return Vec::new();
+                    }
+                    j += 1;
+                }
+                if j >= chars.len() {
+                    return Vec::new();
+                }
+                i = j + 1;
+                continue;
+            }
+            '(' => {
+                end_run(&mut run, &mut runs, false);
+                depth += 1;
+            }
+            ')' => {
+                end_run(&mut run, &mut runs, false);
+                depth = depth.saturating_sub(1);
+            }
+            '|' if depth == 0 => return Vec::new(),
+            '?' | '*' | '+' => end_run(&mut run, &mut runs, true),
+            '{' => {
+                end_run(&mut run, &mut runs, true);
+                while i < chars.len() && chars[i] != '}' {
+                    i += 1;
+                }
+            }
+            c if depth == 0 && (c.is_alphanumeric() || c == '-') => run.push(c),
+            _ => end_run(&mut run, &mut runs, false),
+        }
+        i += 1;
+    }
+    end_run(&mut run, &mut runs, false);
+    runs
 }
 
 fn one_line(text: &str) -> String {
@@ -227,6 +318,26 @@ mod tests {
         let huge = LabelRegex::new(r"\w{1000}\w{1000}").unwrap_err();
         assert!(huge.rule.contains("too large"), "{huge}");
         assert!(LabelRegex::new(&"a".repeat(300)).is_err());
+    }
+
+    #[test]
+    fn required_literals_are_read_conservatively() {
+        let lits = |p: &str| LabelRegex::new(p).unwrap().required_literals();
+        assert_eq!(lits("^car.*shop$"), ["car", "shop"]);
+        assert_eq!(lits("blue-sky"), ["blue-sky"]);
+        // A quantified character is optional; classes, groups and escapes are skipped.
+        assert_eq!(lits("cars?x"), ["car", "x"]);
+        assert_eq!(lits("ab{2}cd"), ["a", "cd"]);
+        assert_eq!(lits("[a-c]+garden(s|z)\\dtool"), ["garden"]);
+        assert_eq!(lits("\\x41bc"), Vec::<String>::new());
+        assert_eq!(lits("\\p{L}car"), ["car"]);
+        assert_eq!(lits("bücher"), ["bücher"]);
+        // Alternation at the top, inline flags, unclear classes: nothing is required.
+        for pattern in ["car|shop", "(?i)car", "[[:alpha:]]car", "[a\\]]car"] {
+            assert!(lits(pattern).is_empty(), "{pattern}");
+        }
+        // Inside a group an alternation is fine: the group is skipped.
+        assert_eq!(lits("(a|b)shop"), ["shop"]);
     }
 
     #[test]
