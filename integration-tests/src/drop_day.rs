@@ -740,12 +740,12 @@ mod tests {
     #[test]
     fn deposits_are_sized_to_the_orders() {
         assert_eq!(deposit_for(0, 300), 0);
-        assert_eq!(deposit_for(30_00, 100), 30_00);
-        assert_eq!(deposit_for(31_00, 100), 35_00, "rounded up to 5.00");
-        assert_eq!(deposit_for(1_000 * 30_00, 300), 90_000_00);
-        assert_eq!(deposit_for(100 * 30_00, 35), 1_050_00);
+        assert_eq!(deposit_for(3_000, 100), 3_000);
+        assert_eq!(deposit_for(3_100, 100), 3_500, "rounded up to 5.00");
+        assert_eq!(deposit_for(1_000 * 3_000, 300), 9_000_000);
+        assert_eq!(deposit_for(100 * 3_000, 35), 105_000);
         assert!(
-            deposit_for(100 * 30_00, 35) < 100 * 30_00,
+            deposit_for(100 * 3_000, 35) < 100 * 3_000,
             "short plans stay short"
         );
         assert!(deposit_for(i64::MAX, 300) > 0, "no overflow");
