@@ -173,7 +173,9 @@ impl Plain {
             .per_second()
             .map_or("-".to_string(), |r| format!("{r:.1}/s"));
         let eta = match state.rate.eta(self.length - position) {
-            _ if position >= self.length => "0s".to_string(),
+            // A phase may end before its planned ticks (settlement, once every auction is
+            // settled): its last line says so instead of an ETA.
+            _ if position >= self.length || !suffix.is_empty() => "0s".to_string(),
             Some(eta) => human(eta),
             None => "?".to_string(),
         };

@@ -70,6 +70,12 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sqlx=error")),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal, as the service does: a piped or redirected log gets
+        // plain text, not escape codes.
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
         .init();
     let args = Args::parse();
     let interrupts = listen_for_interrupts();
