@@ -130,7 +130,8 @@ pub fn drop_window_png(path: &Path, title: &str, minutes: &[MinuteRow]) -> anyho
         .first()
         .map(|m| m.start.format("%Y-%m-%d").to_string())
         .unwrap_or_default();
-    let title = format!("{title} per {}", bin_name(bin));
+    let per = bin_name(bin);
+    let title = format!("{title}: per {}", per.strip_prefix("1 ").unwrap_or(&per));
     let x_desc = if dated {
         format!("time (UTC), bins of {}", bin_name(bin))
     } else {

@@ -186,8 +186,14 @@ async fn run(args: Args, mut interrupts: watch::Receiver<u32>) -> anyhow::Result
     chart::drop_window_png(
         &png,
         &format!(
-            "{} drop window (seed {}): per minute",
-            report.scenario, report.simulator_seed
+            "{} drop window (seed {}){}",
+            report.scenario,
+            report.simulator_seed,
+            if report.interrupted.is_some() {
+                ", interrupted"
+            } else {
+                ""
+            }
         ),
         &report.per_minute,
     )?;
