@@ -146,6 +146,111 @@ async fn placing_validates_and_reports_duplicates(app: App) {
     app.ledger_ok().await;
 }
 
+/// Refusals a user can act on: the rule that failed and what to send or do. On the old code
+/// the bad names said "is not a valid domain name" (or a rule without the label's fault),
+/// `.co.uk` listed the raw `X-UK-*`, and an account in a currency without prices was told
+/// `class: not supported`.
+async fn refusals_name_the_rule_and_the_fix(app: App) {
+    let (_, usd) = app.account("0").await;
+    let names = [
+        (
+            "under_score.com",
+            "domain: label `under_score` holds `_` (U+005F)",
+        ),
+        ("a..com", "domain: has an empty label"),
+        (
+            "ab--cd.com",
+            "domain: label `ab--cd` has `--` in positions 3-4",
+        ),
+        ("-lead.com", "domain: label `-lead` starts with a hyphen"),
+        (
+            "name.co.uk",
+            "extensions: .co.uk needs registry extension fields: a field starting with X-UK-, \
+             such as X-UK-CONTACT-TYPE=IND",
+        ),
+    ];
+    for (domain, expected) in names {
+        let status = app.place(&usd, domain, REGULAR).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{domain}");
+        assert!(
+            status.message().starts_with(expected),
+            "{domain}: {}",
+            status.message()
+        );
+    }
+    let huge = format!("{}.com", "x_".repeat(50_000));
+    let status = app.place(&usd, &huge, REGULAR).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().len() <= 256, "{}", status.message());
+
+    // A EUR account: the default catalog prices only USD.
+    let eur = app
+        .accounts()
+        .create_account(with_key(
+            &app.operator,
+            pb::CreateAccountRequest {
+                display_name: "euro reseller".into(),
+                currency_code: "EUR".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let eur_key = app
+        .accounts()
+        .create_api_key(with_key(
+            &app.operator,
+            pb::CreateApiKeyRequest {
+                role: pb::ApiKeyRole::Account as i32,
+                account_id: eur.id.clone(),
+                label: "eur".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .secret;
+    let status = app.place(&eur_key, "name.com", REGULAR).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        status.message(),
+        "domain: not supported: no BACKORDER price for .com in EUR for price tier `default`; \
+         an operator adds one (CatalogService/SetPrice), or use an account in USD"
+    );
+    let details = tonic_types::StatusExt::get_details_bad_request(&status).unwrap();
+    assert_eq!(details.field_violations[0].field, "domain");
+    // The fix the message names works.
+    CatalogServiceClient::new(app.channel.clone())
+        .set_price(with_key(
+            &app.operator,
+            pb::SetPriceRequest {
+                price: Some(pb::Price {
+                    price_tier: "default".into(),
+                    tld: "com".into(),
+                    class: REGULAR as i32,
+                    amount: Some(pb::Money {
+                        currency_code: "EUR".into(),
+                        amount: "28.00".into(),
+                    }),
+                }),
+            },
+        ))
+        .await
+        .unwrap();
+    let placed = app.place(&eur_key, "name.com", REGULAR).await.unwrap();
+    assert_eq!(placed.backorder.unwrap().price.unwrap().amount, "28.00");
+    // LITEBACKORDER still has no EUR price: named, with USD as the way out.
+    let status = app.place(&eur_key, "name.com", LITE).await.unwrap_err();
+    assert!(
+        status
+            .message()
+            .contains("no LITEBACKORDER price for .com in EUR"),
+        "{}",
+        status.message()
+    );
+}
+
 async fn the_lock_window_holds_funds_and_finalization_validates(app: App) {
     let (_, key) = app.account("100").await;
     let id = app
@@ -1304,6 +1409,7 @@ macro_rules! lifecycle_suite {
 
 lifecycle_suite!(
     placing_validates_and_reports_duplicates,
+    refusals_name_the_rule_and_the_fix,
     the_lock_window_holds_funds_and_finalization_validates,
     short_funds_warn_once_and_priority_decides,
     unfunded_orders_fail_at_finalization,

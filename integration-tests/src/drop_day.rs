@@ -28,9 +28,37 @@ pub const AUCTION_HOUR: u32 = 20;
 #[derive(Debug, Clone)]
 pub struct ResellerPlan {
     pub name: String,
-    pub deposit_cents: i64,
+    /// The deposit, as a share (percent) of the prices of the orders this reseller placed:
+    /// 300 covers its orders three times (and auction payments), 35 leaves most of them
+    /// `UNFUNDED`. Sized to the orders, not a fixed amount, so a scenario with a thousand
+    /// orders is funded as `smoke`'s forty are (fixed deposits sized for `smoke` left 78 % of
+    /// `cctld-mix`'s orders `UNFUNDED`).
+    pub coverage_percent: u32,
     /// How often this reseller is drawn for an order (relative).
     pub weight: u32,
+}
+
+/// A reseller's deposit: `coverage_percent` of `order_cents` (the prices of its orders),
+/// rounded up to a multiple of 5.00, as people deposit round amounts.
+pub fn deposit_for(order_cents: i64, coverage_percent: u32) -> i64 {
+    const ROUND: i64 = 500;
+    let raw = order_cents
+        .max(0)
+        .saturating_mul(i64::from(coverage_percent))
+        .saturating_add(99)
+        / 100;
+    raw.saturating_add(ROUND - 1) / ROUND * ROUND
+}
+
+/// Clock ticks from `from` to `to` in `step`s (what `RunUntil` runs): the unit of progress,
+/// since a tick costs about the same wall time whatever its length in virtual time.
+pub fn ticks(from: DateTime<Utc>, to: DateTime<Utc>, step: Duration) -> u64 {
+    let span = (to - from).num_milliseconds();
+    let step = step.num_milliseconds().max(1);
+    if span <= 0 {
+        return 0;
+    }
+    u64::try_from((span + step - 1) / step).unwrap_or(u64::MAX)
 }
 
 #[derive(Debug, Clone)]
@@ -47,22 +75,23 @@ pub struct DropDayConfig {
 
 impl DropDayConfig {
     pub fn new(harness: HarnessOptions, seed: u64) -> DropDayConfig {
-        let plan = |name: &str, dollars: i64, weight: u32| ResellerPlan {
+        let plan = |name: &str, coverage_percent: u32, weight: u32| ResellerPlan {
             name: name.into(),
-            deposit_cents: dollars * 100,
+            coverage_percent,
             weight,
         };
         DropDayConfig {
             harness,
             seed,
-            // Orders cost 30.00 (regular) or 15.00 (lite) in the default price list: dune
-            // and echo run short and see LOW_BALANCE and UNFUNDED orders.
+            // Deposits as a share of each reseller's orders (see `ResellerPlan`): acme and
+            // bolt also pay auctions; dune and echo run short and see LOW_BALANCE and
+            // UNFUNDED orders.
             resellers: vec![
-                plan("acme", 1500, 3),
-                plan("bolt", 600, 2),
-                plan("cedar", 250, 2),
-                plan("dune", 75, 2),
-                plan("echo", 20, 1),
+                plan("acme", 300, 3),
+                plan("bolt", 200, 2),
+                plan("cedar", 100, 2),
+                plan("dune", 35, 2),
+                plan("echo", 10, 1),
             ],
             ordered_share: 0.75,
             progress: false,
@@ -84,6 +113,8 @@ pub struct Activity {
     pub payments: u32,
     pub payment_top_ups: u32,
     pub payments_refused: Vec<String>,
+    /// Each reseller's deposit and the prices of the orders it placed (cents).
+    pub deposits: Vec<(String, i64, i64)>,
     /// Wall seconds per phase.
     pub phase_seconds: Vec<(String, f64)>,
 }
@@ -98,6 +129,8 @@ pub struct DropDay {
     pub window: (DateTime<Utc>, DateTime<Utc>),
     /// `None` until auctions were asked for; `Some(false)` when they answered UNIMPLEMENTED.
     pub auctions_live: Option<bool>,
+    /// The phase running now (for a report of an interrupted run).
+    pub phase: String,
     pay_rounds: u32,
     rng: ChaCha8Rng,
     wall: std::time::Instant,
@@ -117,21 +150,14 @@ impl DropDay {
             checks: Vec::new(),
             window,
             auctions_live: None,
+            phase: "start".into(),
             pay_rounds: 0,
             config,
             wall,
         };
+        // Deposits follow once the orders are placed (`fund`): they are sized to them.
         for plan in day.config.resellers.clone() {
             let reseller = day.harness.create_reseller(&plan.name).await?;
-            if plan.deposit_cents > 0 {
-                day.harness
-                    .deposit(
-                        &reseller.id,
-                        plan.deposit_cents,
-                        &format!("deposit-{}", plan.name),
-                    )
-                    .await?;
-            }
             day.resellers.push(reseller);
         }
         day.lap("start: services, drop list, leads, accounts");
@@ -168,24 +194,52 @@ impl DropDay {
         0
     }
 
+    /// Each reseller's deposit, sized to the orders it placed (`ResellerPlan`), booked
+    /// before any order is prepaid or held.
+    async fn fund(&mut self, placed: &[(usize, pb::Backorder)]) -> anyhow::Result<()> {
+        for (i, plan) in self.config.resellers.clone().iter().enumerate() {
+            let ordered: i64 = placed
+                .iter()
+                .filter(|(who, _)| *who == i)
+                .map(|(_, order)| money::cents_or_zero(order.price.as_ref()).unwrap_or(0))
+                .sum();
+            let amount = deposit_for(ordered, plan.coverage_percent);
+            if amount > 0 {
+                self.harness
+                    .deposit(
+                        &self.resellers[i].id,
+                        amount,
+                        &format!("deposit-{}", plan.name),
+                    )
+                    .await?;
+            }
+            self.activity
+                .deposits
+                .push((plan.name.clone(), amount, ordered));
+        }
+        Ok(())
+    }
+
     /// Seeded orders for the listed names, placed now (at the scenario's start).
     pub async fn place_orders(&mut self) -> anyhow::Result<()> {
+        self.phase = "placing orders".into();
         let entries = self.harness.imported.entries.clone();
         let mut tlds: BTreeMap<String, Option<pb::Tld>> = BTreeMap::new();
         let mut placed: Vec<(usize, pb::Backorder)> = Vec::new();
         let mut serial = 0u32;
         let progress = Progress::new(
             self.config.progress,
-            "placing orders",
+            "1/4 orders",
+            "names",
             u64::try_from(entries.len()).unwrap_or(u64::MAX),
         );
         for (seen, entry) in entries.iter().enumerate() {
             progress.update(
                 u64::try_from(seen).unwrap_or(u64::MAX),
                 &format!(
-                    "{seen} of {} names, {} orders placed",
-                    entries.len(),
-                    self.activity.placed
+                    "{} orders placed, {} refused",
+                    self.activity.placed,
+                    self.activity.refused.len()
                 ),
             );
             if !self.rng.random_bool(self.config.ordered_share) {
@@ -261,6 +315,15 @@ impl DropDay {
                 }
             }
         }
+        progress.update(
+            u64::try_from(entries.len()).unwrap_or(u64::MAX),
+            &format!(
+                "{} orders placed, {} refused",
+                self.activity.placed,
+                self.activity.refused.len()
+            ),
+        );
+        self.fund(&placed).await?;
         // A few cancelled and a few prepaid, still before any lock window.
         for (who, order) in &placed {
             let roll = self.rng.random_range(0..100);
@@ -294,25 +357,36 @@ impl DropDay {
         Ok(())
     }
 
-    /// Progress of a phase that runs the clock `from -> to` (in seconds of virtual time).
-    fn bar(&self, phase: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Progress {
-        let length = u64::try_from((to - from).num_seconds().max(1)).unwrap_or(1);
-        Progress::new(self.config.progress, phase, length)
+    /// Progress of a phase of `length` clock ticks.
+    fn bar(&self, phase: &str, length: u64) -> Progress {
+        Progress::new(self.config.progress, phase, "ticks", length)
     }
 
-    /// Runs the clock `from -> until` in `step`s, on `bar`.
+    /// Runs the clock from `from` to `until` in `step`s, on `bar`, whose position was `done`
+    /// ticks at `from`.
     async fn run(
         &self,
         bar: &Progress,
-        base: DateTime<Utc>,
+        done: u64,
+        from: DateTime<Utc>,
         until: DateTime<Utc>,
         step: Duration,
     ) -> anyhow::Result<()> {
         self.harness
             .run_until_with(until, step, |now| {
                 bar.update(
-                    u64::try_from((now - base).num_seconds()).unwrap_or(0),
-                    &format!("virtual time {}", now.format("%Y-%m-%d %H:%M:%S")),
+                    done + ticks(from, now, step),
+                    &format!(
+                        "virtual time {} ({} ticks)",
+                        now.format("%Y-%m-%d %H:%M:%S"),
+                        if step >= Duration::hours(1) {
+                            format!("{} h", step.num_hours())
+                        } else if step >= Duration::minutes(1) {
+                            format!("{} min", step.num_minutes())
+                        } else {
+                            format!("{} s", step.num_seconds())
+                        }
+                    ),
                 );
             })
             .await
@@ -332,14 +406,29 @@ impl DropDay {
         let fine_from = (first - leads.finalization - Duration::seconds(30)).max(now);
         let fine_until = last + Duration::minutes(2);
         let auction_start = next_hour_of_day(last, AUCTION_HOUR) + Duration::minutes(1);
-        let bar = self.bar("drop window", now, auction_start);
-        self.run(&bar, now, fine_from, Duration::seconds(10))
-            .await?;
-        self.run(&bar, now, fine_until, Duration::seconds(1))
-            .await?;
-        self.lap("drop window (1 s ticks)");
-        self.run(&bar, now, auction_start, Duration::minutes(1))
-            .await?;
+        self.phase = "drop window".into();
+        let plan = [
+            (fine_from, Duration::seconds(10)),
+            (fine_until, Duration::seconds(1)),
+            (auction_start, Duration::minutes(1)),
+        ];
+        let mut total = 0;
+        let mut at = now;
+        for (until, step) in plan {
+            total += ticks(at, until, step);
+            at = at.max(until);
+        }
+        let bar = self.bar("2/4 drop window", total);
+        let mut done = 0;
+        let mut at = now;
+        for (i, (until, step)) in plan.into_iter().enumerate() {
+            self.run(&bar, done, at, until, step).await?;
+            done += ticks(at, until, step);
+            at = at.max(until);
+            if i == 1 {
+                self.lap("drop window (1 s ticks)");
+            }
+        }
         bar.finish();
         self.lap("to the auctions' start");
         self.check("drop window", Phase::Running).await?;
@@ -427,6 +516,7 @@ impl DropDay {
             self.lap("auctions (none opened)");
             return Ok(());
         }
+        self.phase = "auctions".into();
         let now = self.harness.now().await?;
         let orders = self.harness.backorders().await?;
         self.bid_round(&orders, 0.75).await?;
@@ -435,9 +525,10 @@ impl DropDay {
             .filter_map(|(_, a)| from_pb(a.end_time.as_ref()))
             .max()
             .unwrap_or(now + Duration::days(3));
-        let bar = self.bar("auctions", now, end + Duration::minutes(1));
         let step = Duration::minutes(15);
-        self.run(&bar, now, now + Duration::days(1), step).await?;
+        let bar = self.bar("3/4 auctions", ticks(now, end + Duration::minutes(1), step));
+        self.run(&bar, 0, now, now + Duration::days(1), step)
+            .await?;
         self.bid_round(&orders, 0.5).await?;
         self.check("bids", Phase::Running).await?;
         // Soft close may have moved ends: read them again.
@@ -449,16 +540,17 @@ impl DropDay {
             .filter_map(|(_, a)| from_pb(a.end_time.as_ref()))
             .max()
             .unwrap_or(end);
-        self.run(&bar, now, end + Duration::minutes(1), step)
+        self.run(&bar, 0, now, end + Duration::minutes(1), step)
             .await?;
         bar.finish();
         self.lap("auctions to close");
         self.check("auction close", Phase::Running).await?;
         self.pay().await?;
         // Settle: defaults (7 days) recompute winners, who may pay in turn.
-        let deadline = self.harness.now().await? + Duration::days(8);
-        let bar = self.bar("settlement", self.harness.now().await?, deadline);
+        self.phase = "payment and settlement".into();
         let base = self.harness.now().await?;
+        let deadline = base + Duration::days(8);
+        let bar = self.bar("4/4 settlement", ticks(base, deadline, Duration::hours(1)));
         loop {
             let seats = self.auctions().await?.unwrap_or_default();
             let open = seats
@@ -470,6 +562,7 @@ impl DropDay {
             }
             self.run(
                 &bar,
+                0,
                 base,
                 (now + Duration::hours(12)).min(deadline),
                 Duration::hours(1),
@@ -636,4 +729,45 @@ pub fn status_counts(orders: &[pb::Backorder]) -> BTreeMap<String, u32> {
         *counts.entry(name).or_default() += 1;
     }
     counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deposits follow the orders: the same plan funds a 40-order day and a 1,000-order day
+    /// alike (the old fixed amounts left most of a large day's orders UNFUNDED).
+    #[test]
+    fn deposits_are_sized_to_the_orders() {
+        assert_eq!(deposit_for(0, 300), 0);
+        assert_eq!(deposit_for(3_000, 100), 3_000);
+        assert_eq!(deposit_for(3_100, 100), 3_500, "rounded up to 5.00");
+        assert_eq!(deposit_for(1_000 * 3_000, 300), 9_000_000);
+        assert_eq!(deposit_for(100 * 3_000, 35), 105_000);
+        assert!(
+            deposit_for(100 * 3_000, 35) < 100 * 3_000,
+            "short plans stay short"
+        );
+        assert!(deposit_for(i64::MAX, 300) > 0, "no overflow");
+        assert_eq!(deposit_for(-5, 300), 0);
+    }
+
+    #[test]
+    fn ticks_count_what_run_until_runs() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let from = t("2026-03-02T03:55:00Z");
+        assert_eq!(
+            ticks(from, t("2026-03-02T03:56:00Z"), Duration::seconds(1)),
+            60
+        );
+        assert_eq!(
+            ticks(from, t("2026-03-02T03:55:05Z"), Duration::seconds(10)),
+            1
+        );
+        assert_eq!(ticks(from, from, Duration::seconds(1)), 0);
+        assert_eq!(
+            ticks(from, t("2026-03-01T00:00:00Z"), Duration::seconds(1)),
+            0
+        );
+    }
 }

@@ -43,6 +43,9 @@ pub struct Report {
     pub ok: bool,
     /// CheckLedger held after every phase.
     pub ledger_ok: bool,
+    /// Set when the run was stopped (Ctrl-C) before its end: the phase it was in. The
+    /// report then covers what happened up to that point.
+    pub interrupted: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -53,6 +56,43 @@ pub struct DropListSummary {
     pub updated: i64,
     pub unchanged: i64,
     pub bad_lines: i64,
+    /// The lines the import refused, each with its line number, reason and content (the
+    /// service returns the first 100; `bad_lines` counts them all).
+    pub rejected: Vec<String>,
+}
+
+/// Rejected lines named in the text report: the first ones, then a count.
+pub const REJECTED_SHOWN: usize = 20;
+
+/// The drop list's rejected lines as report lines: at most [`REJECTED_SHOWN`] named, then how
+/// many more there were (`total` counts every refused line, named or not).
+pub fn rejected_lines(rejected: &[String], total: i64) -> Vec<String> {
+    let mut lines: Vec<String> = rejected
+        .iter()
+        .take(REJECTED_SHOWN)
+        .map(|line| format!("  rejected: {line}"))
+        .collect();
+    let shown = i64::try_from(lines.len()).unwrap_or(i64::MAX);
+    let total = total.max(i64::try_from(rejected.len()).unwrap_or(i64::MAX));
+    if total > shown {
+        lines.push(format!(
+            "  ... and {} more rejected lines ({} named in report.json)",
+            total - shown,
+            rejected.len()
+        ));
+    }
+    lines
+}
+
+/// One refused import line as the report names it.
+pub fn describe_rejected(error: &pb::ImportLineError) -> String {
+    let content: String = error.content.chars().take(80).collect();
+    let cut = if error.content.chars().count() > 80 {
+        "…"
+    } else {
+        ""
+    };
+    format!("line {}: {} ({content:?}{cut})", error.line, error.reason)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -127,11 +167,18 @@ pub struct LedgerSummary {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MinuteRow {
+    /// The minute's start (UTC, RFC 3339 in JSON); the chart bins by it.
+    #[serde(serialize_with = "rfc3339")]
+    pub start: DateTime<Utc>,
     pub minute: String,
     pub releases: u32,
     pub our_attempts: u32,
     pub our_wins: u32,
     pub rival_wins: u32,
+}
+
+fn rfc3339<S: serde::Serializer>(time: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&time.to_rfc3339())
 }
 
 /// Each reseller's seat views (account id, auction), and the operator's view of each auction.
@@ -225,6 +272,7 @@ pub fn build(inputs: Inputs<'_>) -> anyhow::Result<Report> {
                 .duration_trunc(TimeDelta::minutes(1))
                 .unwrap_or(release);
             let m = minutes.entry(minute).or_insert_with(|| MinuteRow {
+                start: minute,
                 minute: minute.format("%H:%M").to_string(),
                 releases: 0,
                 our_attempts: 0,
@@ -248,6 +296,7 @@ pub fn build(inputs: Inputs<'_>) -> anyhow::Result<Report> {
         let mut t = first;
         while t < last {
             minutes.entry(t).or_insert_with(|| MinuteRow {
+                start: t,
                 minute: t.format("%H:%M").to_string(),
                 releases: 0,
                 our_attempts: 0,
@@ -403,6 +452,7 @@ pub fn build(inputs: Inputs<'_>) -> anyhow::Result<Report> {
             updated: summary.updated,
             unchanged: summary.unchanged,
             bad_lines: summary.bad_lines,
+            rejected: summary.errors.iter().map(describe_rejected).collect(),
         },
         activity: day.activity.clone(),
         orders_by_status: status_counts(orders),
@@ -429,6 +479,7 @@ pub fn build(inputs: Inputs<'_>) -> anyhow::Result<Report> {
         ledger_ok: checks.iter().all(|c| c.ledger_ok),
         checks,
         per_minute: minutes.into_values().collect(),
+        interrupted: None,
     })
 }
 
@@ -436,6 +487,13 @@ pub fn build(inputs: Inputs<'_>) -> anyhow::Result<Report> {
 pub fn render(r: &Report) -> String {
     let mut s = String::new();
     let yes = |b: bool| if b { "yes" } else { "no (not landed yet)" };
+    if let Some(phase) = &r.interrupted {
+        let _ = writeln!(
+            s,
+            "INTERRUPTED during {phase}: a partial report, of what happened up to {}",
+            r.virtual_end
+        );
+    }
     let _ = writeln!(
         s,
         "drop day: scenario {} (simulator seed {}, order seed {}) on {}",
@@ -466,6 +524,9 @@ pub fn render(r: &Report) -> String {
         r.drop_list.unchanged,
         r.drop_list.bad_lines
     );
+    for line in rejected_lines(&r.drop_list.rejected, r.drop_list.bad_lines) {
+        let _ = writeln!(s, "{line}");
+    }
     let a = &r.activity;
     let _ = writeln!(
         s,
@@ -477,8 +538,30 @@ pub fn render(r: &Report) -> String {
         a.prepaid,
         a.prepay_refused
     );
-    for refusal in a.refused.iter().take(5) {
+    for refusal in a.refused.iter().take(REJECTED_SHOWN) {
         let _ = writeln!(s, "  refused: {refusal}");
+    }
+    if a.refused.len() > REJECTED_SHOWN {
+        let _ = writeln!(
+            s,
+            "  ... and {} more refused orders (all in report.json)",
+            a.refused.len() - REJECTED_SHOWN
+        );
+    }
+    if !a.deposits.is_empty() {
+        let deposits = a
+            .deposits
+            .iter()
+            .map(|(name, deposit, ordered)| {
+                format!(
+                    "{name} {} for {} of orders",
+                    format(*deposit),
+                    format(*ordered)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(s, "deposits (sized to each reseller's orders): {deposits}");
     }
     let _ = writeln!(s, "orders by final status:");
     for (status, n) in &r.orders_by_status {
@@ -626,4 +709,42 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(s, "  {phase:<44} {secs:>6.1} s");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On the old report a rejected line was only counted.
+    #[test]
+    fn rejected_lines_are_named_first_twenty_then_a_count() {
+        let errors: Vec<pb::ImportLineError> = (1..=25)
+            .map(|i| pb::ImportLineError {
+                line: i,
+                reason: format!("domain: reason {i}"),
+                content: format!("bad_{i}.com;com"),
+            })
+            .collect();
+        let named: Vec<String> = errors.iter().map(describe_rejected).collect();
+        assert_eq!(named[0], "line 1: domain: reason 1 (\"bad_1.com;com\")");
+        let lines = rejected_lines(&named, 130);
+        assert_eq!(lines.len(), REJECTED_SHOWN + 1);
+        assert!(lines[19].contains("line 20:"), "{}", lines[19]);
+        assert_eq!(
+            lines[20],
+            "  ... and 110 more rejected lines (25 named in report.json)"
+        );
+        assert_eq!(
+            rejected_lines(&named[..3], 3).len(),
+            3,
+            "no count when all are shown"
+        );
+        assert!(rejected_lines(&[], 0).is_empty());
+        let long = pb::ImportLineError {
+            line: 7,
+            reason: "r".into(),
+            content: "x".repeat(10_000),
+        };
+        assert!(describe_rejected(&long).len() < 120);
+    }
 }

@@ -6,7 +6,7 @@ use crate::domain::catalog::{BackorderClass, Tld, TldName};
 use crate::domain::lifecycle::{Schedule, in_daily_deal_window};
 use crate::domain::name::DomainName;
 use crate::store::orders::{Contacts, NewBackorder};
-use crate::store::{PriceKey, SharedStore, StoreError};
+use crate::store::{PageRequest, PriceFilter, PriceKey, SharedStore, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
@@ -82,6 +82,93 @@ fn missing_extensions(tld: &Tld, given: &BTreeMap<String, String>) -> Vec<String
         .collect()
 }
 
+/// Example values of the extension fields a registry is known to take (HEXONET's names; the
+/// simulator's catcher maps `X-UK-CONTACT-TYPE` to `uk-contact-type`): a client told that
+/// `X-UK-*` is missing learns a field it can actually send.
+const EXTENSION_EXAMPLES: [(&str, &str); 3] = [
+    ("X-UK-CONTACT-TYPE", "IND"),
+    ("X-US-NEXUS-APPPURPOSE", "P1"),
+    ("X-US-NEXUS-CATEGORY", "C11"),
+];
+
+/// Missing extension fields as a client reads them: a prefix (`X-UK-*`) becomes "a field
+/// starting with X-UK-", an example named when one is known. The first three, then a count,
+/// so the rule stays within an error message's length.
+fn describe_missing(missing: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let mut parts: Vec<String> = missing
+        .iter()
+        .take(SHOWN)
+        .map(|required| match required.strip_suffix('*') {
+            Some(prefix) => {
+                match EXTENSION_EXAMPLES
+                    .iter()
+                    .find(|(k, _)| k.starts_with(prefix))
+                {
+                    Some((key, value)) => {
+                        format!("a field starting with {prefix}, such as {key}={value}")
+                    }
+                    None => format!("a field starting with {prefix} (any name after it)"),
+                }
+            }
+            None => match EXTENSION_EXAMPLES.iter().find(|(k, _)| k == required) {
+                Some((key, value)) => format!("{required} (such as {key}={value})"),
+                None => required.clone(),
+            },
+        })
+        .collect();
+    if missing.len() > SHOWN {
+        parts.push(format!("and {} more", missing.len() - SHOWN));
+    }
+    parts.join("; ")
+}
+
+/// The refusal of an order for which the catalog has no price: which tier, TLD, class and
+/// currency lack one, and the two ways out (an operator sets the price, or the order comes
+/// from an account in a currency that has one). The field is `domain` (the name's TLD is not
+/// supported for this account: INVALID_ARGUMENT, HEXONET 541 "TLD not supported"), not
+/// `class`, which the client chose correctly.
+async fn missing_price(
+    store: &SharedStore,
+    key: &PriceKey,
+) -> Result<PlacementError, PlacementError> {
+    let priced = store
+        .list_prices(
+            PriceFilter {
+                tier: Some(key.tier.as_str().to_string()),
+                tld: Some(key.tld.as_str().to_string()),
+                currency: None,
+            },
+            PageRequest {
+                after: None,
+                limit: 50,
+            },
+        )
+        .await?;
+    let mut currencies: Vec<String> = priced
+        .iter()
+        .filter(|p| p.key.class == key.class)
+        .map(|p| p.key.currency.to_string())
+        .collect();
+    currencies.dedup();
+    let other = if currencies.is_empty() {
+        "no currency has one yet".to_string()
+    } else {
+        format!("or use an account in {}", currencies.join(", "))
+    };
+    Ok(invalid(
+        "domain",
+        format!(
+            "not supported: no {} price for .{} in {} for price tier `{}`; an operator adds one \
+             (CatalogService/SetPrice), {other}",
+            key.class.as_str(),
+            key.tld.as_str(),
+            key.currency,
+            key.tier.as_str(),
+        ),
+    ))
+}
+
 /// Validates a request into an order to place, or says precisely why not.
 pub async fn validate(
     store: &SharedStore,
@@ -119,26 +206,16 @@ pub async fn validate(
             ),
         ));
     }
-    let price = store
-        .get_price(&PriceKey {
-            tier: account.price_tier.clone(),
-            tld: tld.name.clone(),
-            class,
-            currency: account.currency,
-        })
-        .await?
-        .ok_or_else(|| {
-            invalid(
-                "class",
-                format!(
-                    "not supported: tier {} has no {} price for .{} in {}",
-                    account.price_tier.as_str(),
-                    class.as_str(),
-                    tld.name.as_str(),
-                    account.currency
-                ),
-            )
-        })?;
+    let key = PriceKey {
+        tier: account.price_tier.clone(),
+        tld: tld.name.clone(),
+        class,
+        currency: account.currency,
+    };
+    let price = match store.get_price(&key).await? {
+        Some(price) => price,
+        None => return Err(missing_price(store, &key).await?),
+    };
     if request.extensions.len() > MAX_EXTENSIONS {
         return Err(invalid(
             "extensions",
@@ -177,7 +254,7 @@ pub async fn validate(
             format!(
                 ".{} needs registry extension fields: {}",
                 tld.name.as_str(),
-                missing.join(", ")
+                describe_missing(&missing)
             ),
         ));
     }
@@ -251,5 +328,26 @@ mod tests {
         given.insert("X-US-NEXUS-CATEGORY".to_string(), "C11".to_string());
         given.insert("X-UK-LEGAL-TYPE".to_string(), "IND".to_string());
         assert!(missing_extensions(&tld, &given).is_empty());
+    }
+
+    /// On the old code the rule listed the raw requirements (`X-UK-*`), naming no field a
+    /// client could send.
+    #[test]
+    fn missing_extensions_name_a_field_to_send() {
+        let uk = describe_missing(&["X-UK-*".to_string()]);
+        assert_eq!(
+            uk,
+            "a field starting with X-UK-, such as X-UK-CONTACT-TYPE=IND"
+        );
+        let us = describe_missing(&[
+            "X-US-NEXUS-APPPURPOSE".to_string(),
+            "X-US-NEXUS-CATEGORY".to_string(),
+        ]);
+        assert!(us.contains("X-US-NEXUS-CATEGORY=C11"), "{us}");
+        let it = describe_missing(&["X-IT-*".to_string()]);
+        assert_eq!(it, "a field starting with X-IT- (any name after it)");
+        let many: Vec<String> = (0..20).map(|i| format!("X-F{i}")).collect();
+        let text = describe_missing(&many);
+        assert!(text.ends_with("and 17 more"), "{text}");
     }
 }

@@ -4,7 +4,13 @@
 //! Starts the registry simulator and the backorder service in this process, runs the day
 //! (see `integration_tests::drop_day`), prints the report, and writes `report.json` and
 //! `drop-window.png` to the output folder. Exit status: 0 when every check held, 1 on an
-//! error or when the ledger check failed, 2 when another end-to-end check failed.
+//! error or when the ledger check failed, 2 when another end-to-end check failed, 130 when
+//! interrupted.
+//!
+//! Ctrl-C (SIGINT) or SIGTERM stops the run where it is and prints a partial report of what
+//! happened so far (marked INTERRUPTED, also in report.json); a second one skips that report.
+//! Either way the services are stopped and the run's temporary database (the SQLite folder,
+//! or the fresh PostgreSQL database) is removed before the process exits.
 
 use clap::Parser;
 use integration_tests::drop_day::{DropDay, DropDayConfig};
@@ -12,6 +18,13 @@ use integration_tests::harness::{Database, HarnessOptions, SCENARIO_CATCHER_REGI
 use integration_tests::{chart, pg, report};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The longest wait for a partial report after an interruption, and for stopping the
+/// services: an interrupted run ends even if the services hang.
+const REPORT_TIMEOUT: Duration = Duration::from_secs(120);
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Parser)]
 #[command(
@@ -57,9 +70,16 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sqlx=error")),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal, as the service does: a piped or redirected log gets
+        // plain text, not escape codes.
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
         .init();
     let args = Args::parse();
-    match run(args).await {
+    let interrupts = listen_for_interrupts();
+    match run(args, interrupts).await {
         Ok(code) => code,
         Err(error) => {
             eprintln!("drop-day: {error:#}");
@@ -68,7 +88,55 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args) -> anyhow::Result<ExitCode> {
+/// Counts SIGINT and SIGTERM from now on (the default action, ending the process at once,
+/// would leave the temporary database behind). A third one exits at once.
+fn listen_for_interrupts() -> watch::Receiver<u32> {
+    let (tx, rx) = watch::channel(0u32);
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        loop {
+            #[cfg(unix)]
+            let got = tokio::select! {
+                r = tokio::signal::ctrl_c() => r.is_ok(),
+                Some(()) = async {
+                    match term.as_mut() {
+                        Some(t) => t.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => true,
+            };
+            #[cfg(not(unix))]
+            let got = tokio::signal::ctrl_c().await.is_ok();
+            if !got {
+                return;
+            }
+            let count = *tx.borrow() + 1;
+            match count {
+                1 => eprintln!(
+                    "\ndrop-day: interrupted: stopping, then a partial report (again to skip it)"
+                ),
+                2 => eprintln!("\ndrop-day: interrupted again: no report; cleaning up"),
+                _ => {
+                    eprintln!("\ndrop-day: exiting now (temporary files may stay behind)");
+                    std::process::exit(130);
+                }
+            }
+            tx.send_replace(count);
+        }
+    });
+    rx
+}
+
+/// Resolves at the next interruption.
+async fn interrupted(rx: &mut watch::Receiver<u32>) {
+    if rx.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn run(args: Args, mut interrupts: watch::Receiver<u32>) -> anyhow::Result<ExitCode> {
     let scenario_seed = registry_sim::Scenario::load(&args.scenario)
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .seed;
@@ -99,7 +167,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut config = DropDayConfig::new(harness, seed);
     config.progress = !args.quiet;
-    let outcome = run_day(config).await;
+    let outcome = run_day(config, &mut interrupts).await;
     if let Some(fresh) = fresh {
         if args.keep_database {
             eprintln!("kept the database: {}", fresh.url);
@@ -108,6 +176,9 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     let report = outcome?;
+    let Some(report) = report else {
+        return Ok(ExitCode::from(130));
+    };
     std::fs::create_dir_all(&args.out)?;
     let json = args.out.join("report.json");
     std::fs::write(&json, serde_json::to_string_pretty(&report)?)?;
@@ -115,14 +186,22 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     chart::drop_window_png(
         &png,
         &format!(
-            "{} drop window (seed {}): per minute",
-            report.scenario, report.simulator_seed
+            "{} drop window (seed {}){}",
+            report.scenario,
+            report.simulator_seed,
+            if report.interrupted.is_some() {
+                ", interrupted"
+            } else {
+                ""
+            }
         ),
         &report.per_minute,
     )?;
     print!("{}", report::render(&report));
     println!("written: {} and {}", json.display(), png.display());
-    Ok(if !report.ledger_ok {
+    Ok(if report.interrupted.is_some() {
+        ExitCode::from(130)
+    } else if !report.ledger_ok {
         ExitCode::from(1)
     } else if !report.ok {
         ExitCode::from(2)
@@ -131,15 +210,53 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn run_day(config: DropDayConfig) -> anyhow::Result<report::Report> {
-    let mut day = DropDay::start(config).await?;
-    let result = async {
-        day.place_orders().await?;
-        day.run_drop_window().await?;
-        day.run_auctions().await?;
-        day.report().await
+/// The day's phases, stopped at an interruption; the report (partial after one, none after
+/// two); the services stopped on every path.
+async fn run_day(
+    config: DropDayConfig,
+    interrupts: &mut watch::Receiver<u32>,
+) -> anyhow::Result<Option<report::Report>> {
+    let mut day = tokio::select! {
+        day = DropDay::start(config) => day?,
+        () = interrupted(interrupts) => {
+            // Dropping the half-started harness stops its servers and removes its folder.
+            return Ok(None);
+        }
+    };
+    let phases = tokio::select! {
+        result = async {
+            day.place_orders().await?;
+            day.run_drop_window().await?;
+            day.run_auctions().await
+        } => result.map(|()| None),
+        () = interrupted(interrupts) => Ok(Some(())),
+    };
+    let result = match phases {
+        Err(error) => Err(error),
+        Ok(None) => day.report().await.map(Some),
+        Ok(Some(())) => {
+            let phase = day.phase.clone();
+            let partial = tokio::select! {
+                report = tokio::time::timeout(REPORT_TIMEOUT, day.report()) => match report {
+                    Ok(report) => report.map(Some),
+                    Err(_) => {
+                        eprintln!("drop-day: no partial report within {REPORT_TIMEOUT:?}");
+                        Ok(None)
+                    }
+                },
+                () = interrupted(interrupts) => Ok(None),
+            };
+            partial.map(|report| {
+                report.map(|mut report| {
+                    report.interrupted = Some(phase);
+                    report
+                })
+            })
+        }
+    };
+    match tokio::time::timeout(STOP_TIMEOUT, day.stop()).await {
+        Ok(stopped) => stopped?,
+        Err(_) => eprintln!("drop-day: the services did not stop within {STOP_TIMEOUT:?}"),
     }
-    .await;
-    day.stop().await?;
     result
 }
