@@ -273,6 +273,28 @@ async fn run_suite(live_url: &str, test_url: &str) {
         live_line.contains("property[DOMAIN][0] = john.com"),
         "{live_line}"
     );
+    // A retry with the same REQUESTID answers the first placement: one order, one hold.
+    let first = curl(
+        "command=AddDomainApplication&class=BACKORDER&domain=retried.com&REQUESTID=r-1",
+        "s_entity=54cd&s_login=reseller&s_pw=live-password-1",
+    );
+    let again = curl(
+        "command=AddDomainApplication&class=BACKORDER&domain=retried.com&REQUESTID=r-1",
+        "s_entity=54cd&s_login=reseller&s_pw=live-password-1",
+    );
+    let application = |reply: &str| {
+        reply
+            .lines()
+            .find(|l| l.starts_with("property[APPLICATION][0]"))
+            .map(str::to_string)
+    };
+    assert!(first.contains("code = 200"), "{first}");
+    assert_eq!(application(&first), application(&again), "{first}\n{again}");
+    let listed = curl(
+        "command=QueryDomainApplicationList&domain=retried.com",
+        "s_entity=54cd&s_login=reseller&s_pw=live-password-1",
+    );
+    assert!(listed.contains("property[TOTAL][0] = 1"), "{listed}");
     let test_line = curl(
         "command=AddDomainApplication&class=BACKORDER&domain=doe.net",
         "s_entity=1234&s_login=test.user&s_pw=test.passw0rd",

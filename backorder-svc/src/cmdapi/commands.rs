@@ -16,9 +16,9 @@ use crate::domain::lifecycle::{Schedule, Status};
 use crate::domain::name::DomainName;
 use crate::domain::quote;
 use crate::store::orders::{Backorder, Contacts, OrderBy};
-use crate::usecases::UseCases;
 use crate::usecases::auctions::{AuctionState, BidderStatus};
 use crate::usecases::orders::{ListOrders, PlaceOrder, UpdateOrder};
+use crate::usecases::{UseCases, optional_request_id};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
@@ -169,6 +169,10 @@ async fn add(uc: &UseCases, caller: &Caller, all: &BTreeMap<String, String>) -> 
         })
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
+    // HEXONET's protocol has no idempotency key; `REQUESTID` (our addition) lets a client
+    // retry a lost reply without placing and holding twice, as gRPC's `request_id` does.
+    let request_id = optional_request_id(params.optional("REQUESTID").unwrap_or_default())
+        .map_err(use_case_reply)?;
     let placed = uc
         .place_order(
             caller,
@@ -180,7 +184,7 @@ async fn add(uc: &UseCases, caller: &Caller, all: &BTreeMap<String, String>) -> 
                 auth_code_wish: params.optional("AUTH").unwrap_or_default().to_string(),
                 extensions,
                 client_reference: String::new(),
-                request_id: None,
+                request_id,
                 allow_duplicate: params.flag("NEW")?.unwrap_or(true),
             },
         )
