@@ -53,9 +53,15 @@ pub async fn ensure_database(setting: &str, live_url: &str, url: &str) -> anyhow
         let created = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
             .execute(&mut admin)
             .await;
-        // A second replica may have created it a moment ago.
+        // A second replica may have created it a moment ago (42P04: duplicate_database).
+        let duplicate = |error: &sqlx::Error| {
+            error
+                .as_database_error()
+                .and_then(|e| e.code())
+                .is_some_and(|code| code == "42P04")
+        };
         if let Err(error) = created
-            && !error.to_string().contains("already exists")
+            && !duplicate(&error)
         {
             return Err(error.into());
         }
